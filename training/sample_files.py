@@ -4,7 +4,8 @@ Layout of ``DIR/000042/`` for a sequence of T frames (t = 0 oldest .. T-1 newest
 - ``clean_t.png``: the clean frame (8-bit RGB);
 - ``low_t.png``: the dark, noisy input frame (8-bit RGB);
 - ``mask_t.png``: the moving-object mask (0 or 255);
-- ``flow_t.npy``: float32 (H, W, 2) backward flow onto frame T in pixels (dx, dy);
+- ``flows.npz``: ``flows``, float32 (T, H, W, 2), backward flow of each frame onto frame T in
+  pixels (dx, dy); compressed, as it is zero off the vehicles (about 6x smaller than raw);
 - ``background.png``: the static scene without vehicles;
 - ``meta.json``: seed, index, S and noise parameters, plates with character boxes and labels.
 """
@@ -57,7 +58,7 @@ def read_sample(folder: Path) -> Sample:
     sequence = Sequence(
         clean=np.stack([_read_png(folder / f"clean_{t}.png") for t in frames]),
         masks=np.stack([_read_png(folder / f"mask_{t}.png", gray=True) > 127 for t in frames]),
-        flows=np.stack([np.load(folder / f"flow_{t}.npy") for t in frames]),
+        flows=_read_flows(folder / "flows.npz"),
         background=_read_png(folder / "background.png"),
         plates=[_plate_from_json(p) for p in meta["plates"]],
         vehicles=[VehicleLabel(**v) for v in meta["vehicles"]],
@@ -94,7 +95,7 @@ def _write_files(folder: Path, sample: Sample) -> None:
         _write_png(folder / f"clean_{t}.png", seq.clean[t])
         _write_png(folder / f"low_{t}.png", sample.low[t])
         _write_png(folder / f"mask_{t}.png", seq.masks[t].astype(np.uint8) * 255)
-        np.save(folder / f"flow_{t}.npy", seq.flows[t])
+    np.savez_compressed(folder / "flows.npz", flows=seq.flows)
     _write_png(folder / "background.png", seq.background)
     (folder / "meta.json").write_text(json.dumps(sample_meta(sample), indent=1))
 
@@ -113,6 +114,11 @@ def _plate_from_json(data: dict) -> PlateLabel:
                   for c in data["chars"])
     return PlateLabel(text=data["text"], labels=data["labels"], vehicle=data["vehicle"],
                       font=data["font"], style=data["style"], chars=chars)
+
+
+def _read_flows(path: Path) -> np.ndarray:
+    with np.load(path) as archive:
+        return archive["flows"]
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

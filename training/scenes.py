@@ -25,6 +25,7 @@ from nightowl.training.roads import RoadLayout, render_background
 from nightowl.training.vehicles import VehicleSprite, draw_vehicle
 
 MASK_ALPHA = 1.0 / 512.0  # coverage above which a vehicle changes a pixel (mask, flow, owner)
+OPAQUE_ALPHA = 0.99  # coverage above which a pixel shows only its vehicle (no see-through)
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,11 @@ class Sequence:
     plates: list[PlateLabel]
     vehicles: list[VehicleLabel]
     blurred: np.ndarray | None = None  # (T, H, W, 3) uint8, frames with exposure motion blur
-    owners: np.ndarray | None = field(default=None, repr=False)  # (T, H, W) int8, nearest
-    # vehicle covering each pixel, or -1 (not written to disk)
+    # Not written to disk: (T, H, W) int8 index of the nearest vehicle covering each pixel or -1,
+    # and (T, H, W) bool where that vehicle is opaque (not its soft shadow or edge), which is
+    # where the flow describes the pixel's whole content.
+    owners: np.ndarray | None = field(default=None, repr=False)
+    opaque: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,10 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     clean = np.empty((config.frames, height, width, 3), np.uint8)
     masks = np.zeros((config.frames, height, width), bool)
     owners = np.full((config.frames, height, width), -1, np.int8)
+    opaque = np.zeros((config.frames, height, width), bool)
     background_u8 = _to_uint8(background)
     for t in range(config.frames):
-        frame = _compose(background, tracks, t, last, masks[t], owners[t])
+        frame = _compose(background, tracks, t, last, (masks[t], owners[t], opaque[t]))
         clean[t] = _to_uint8(frame)
         # Coverage too faint to count as vehicle must not change a byte: the mask is exact.
         np.copyto(clean[t], background_u8, where=~masks[t][..., None])
@@ -150,7 +155,8 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     vehicles = [VehicleLabel(view=tr.sprite.view, scale_step=float(tr.scale_step), depth_rank=i)
                 for i, tr in enumerate(tracks)]
     return Sequence(clean=clean, masks=masks, flows=flows, background=background_u8,
-                    plates=plates, vehicles=vehicles, blurred=blurred, owners=owners)
+                    plates=plates, vehicles=vehicles, blurred=blurred, owners=owners,
+                    opaque=opaque)
 
 
 # --- placement -------------------------------------------------------------------------------
@@ -231,8 +237,11 @@ def _place_vehicles(config: SceneConfig,
 
 # --- rendering -------------------------------------------------------------------------------
 def _compose(background: np.ndarray, tracks: list[_Track], t: float, last: int,
-             mask: np.ndarray | None = None, owner: np.ndarray | None = None) -> np.ndarray:
-    """Background with every vehicle warped to time ``t`` (far to near), float32 RGB."""
+             layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Background with every vehicle warped to time ``t`` (far to near), float32 RGB.
+
+    ``layers`` (mask, owner, opaque) of the frame are filled in when given.
+    """
     frame = background.copy()
     height, width = frame.shape[:2]
     for index, track in enumerate(tracks):
@@ -252,10 +261,12 @@ def _compose(background: np.ndarray, tracks: list[_Track], t: float, last: int,
         # premultiplied "over", with OpenCV's kernels (numpy's broadcast over RGB is 5x slower)
         behind = cv2.multiply(frame[y0:y1, x0:x1], cv2.cvtColor(1.0 - alpha, cv2.COLOR_GRAY2RGB))
         frame[y0:y1, x0:x1] = cv2.add(behind, rgb)
-        if mask is not None:
-            mask[y0:y1, x0:x1] |= alpha > MASK_ALPHA
-        if owner is not None:
-            np.copyto(owner[y0:y1, x0:x1], np.int8(index), where=alpha > MASK_ALPHA)
+        if layers is not None:
+            mask, owner, opaque = (layer[y0:y1, x0:x1] for layer in layers)
+            covered = alpha > MASK_ALPHA
+            mask |= covered
+            np.copyto(owner, np.int8(index), where=covered)
+            np.copyto(opaque, alpha > OPAQUE_ALPHA, where=covered)
     return frame
 
 

@@ -35,8 +35,9 @@ def test_writes_sequences_that_read_back_exactly(tmp_path):
     folders = sorted(p for p in out.iterdir() if p.is_dir())
     assert [p.name for p in folders] == ["000000", "000001", "000002"]
     names = {p.name for p in folders[0].iterdir()}
+    assert {"flows.npz", "background.png", "meta.json"} <= names
     for t in range(4):
-        assert {f"clean_{t}.png", f"low_{t}.png", f"mask_{t}.png", f"flow_{t}.npy"} <= names
+        assert {f"clean_{t}.png", f"low_{t}.png", f"mask_{t}.png"} <= names
     meta = json.loads((folders[1] / "meta.json").read_text())
     assert meta["S"] in (20, 22, 25, 28, 30) and meta["noise"]["model"] == "eq6"
     assert meta["width"] == 96 and meta["height"] == 64 and meta["frames"] == 4

@@ -36,6 +36,8 @@ def visible_in_both(seq, t: int, flow_inside: np.ndarray) -> np.ndarray:
     src_x = np.clip(np.rint(grid_x + seq.flows[t][..., 0]).astype(int), 0, width - 1)
     src_y = np.clip(np.rint(grid_y + seq.flows[t][..., 1]).astype(int), 0, height - 1)
     same = flow_inside & (seq.owners[t][src_y, src_x] == seq.owners[last])
+    same &= seq.opaque[t][src_y, src_x] | (seq.owners[last] < 0)
+    same &= seq.opaque[last] | (seq.owners[last] < 0)
     return cv2.erode(same.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 

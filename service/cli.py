@@ -12,6 +12,10 @@ from typing import NoReturn
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("nightowl.training.data_command",
              "render synthetic low-light traffic sequences, or a preview sheet of them"),
+    "train": ("nightowl.training.train_command",
+              "train a network from an experiment config (needs the train extra)"),
+    "export": ("nightowl.training.export_command",
+               "export trained networks to ONNX in models/, or --check the shipped ones"),
 }
 
 

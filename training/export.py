@@ -1,0 +1,243 @@
+"""Export trained networks to ONNX, check them against torch, and keep the manifest.
+
+Every exported file gets, in ``models/manifest.json``: its sha256 and size, what it is, its
+input/output names, shapes and dtypes, how it was trained, and the parity measured against
+torch. A small reference input/output pair computed by torch is stored next to it
+(``models/reference/<name>.npz``) so that ``nightowl export --check`` can re-verify a fresh
+clone with ONNX Runtime alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
+from nightowl.training.recogniser import CharRecogniser, RecogniserConfig
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| on fp32 outputs in [0, 1]
+REFERENCE_SIZE = (61, 97)  # H, W of the stored reference input: odd on purpose
+
+
+class _Probabilities(nn.Module):
+    """The recogniser with its softmax, as L_CR and evaluation consume it."""
+
+    def __init__(self, recogniser: CharRecogniser) -> None:
+        super().__init__()
+        self.recogniser = recogniser
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.recogniser(image), dim=1)
+
+
+def load_network(final: Path) -> tuple[nn.Module, dict]:
+    """The network of a run's ``final.pt`` in eval mode, ready to export, and its checkpoint."""
+    checkpoint = torch.load(final, map_location="cpu", weights_only=False)
+    if checkpoint["task"] == "recogniser":
+        core = CharRecogniser(RecogniserConfig(**checkpoint["model_config"]))
+        core.load_state_dict(checkpoint["model"])
+        network: nn.Module = _Probabilities(core)
+    else:
+        network = build_enhancer(EnhancerConfig(**checkpoint["model_config"]))
+        network.load_state_dict(checkpoint["model"])
+    return network.eval(), checkpoint
+
+
+def io_spec(checkpoint: dict) -> tuple[str, int, str, int]:
+    """(input name, input channels, output name, output channels) of a checkpoint's network."""
+    if checkpoint["task"] == "recogniser":
+        classes = RecogniserConfig(**checkpoint["model_config"]).classes
+        return "image", 3, "probabilities", classes
+    config = EnhancerConfig(**checkpoint["model_config"])
+    return ("frame" if config.kind == "sim" else "frames"), input_channels(config), \
+        "enhanced", 3
+
+
+def export_onnx(network: nn.Module, path: Path, input_name: str, channels: int,
+                output_name: str) -> None:
+    """Write ``network`` as ONNX with dynamic batch, height and width."""
+    example = torch.rand(1, channels, 64, 96)
+    batch, height, width = (torch.export.Dim(n, min=1, max=8192)
+                            for n in ("batch", "height", "width"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own progress chatter
+        program = torch.onnx.export(
+            network, (example,), dynamo=True, opset_version=OPSET, input_names=[input_name],
+            output_names=[output_name], external_data=False,
+            dynamic_shapes={_forward_arg(network): {0: batch, 2: height, 3: width}})
+    program.save(str(path), external_data=False)
+    import onnx
+
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def _forward_arg(network: nn.Module) -> str:
+    import inspect
+
+    return next(iter(inspect.signature(network.forward).parameters))
+
+
+def parity(network: nn.Module, path: Path, inputs: np.ndarray) -> float:
+    """max |onnxruntime - torch| on ``inputs``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (ours,) = session.run(None, {session.get_inputs()[0].name: inputs})
+    with torch.no_grad():
+        reference = network(torch.from_numpy(inputs)).numpy()
+    return float(np.abs(ours - reference).max())
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
+    """Generator frames as the network sees them in use (dark aligned frames, or a clean frame
+    for the recogniser), from the validation seed of the network's own config."""
+    from nightowl.training.examples import EnhancerExamples, RecogniserExamples
+    from nightowl.training.samples import SampleConfig, make_sample
+
+    if checkpoint["task"] == "recogniser":
+        make, key = RecogniserExamples(augment_probability=0.0), "image"
+    else:
+        make, key = EnhancerExamples(kind=checkpoint["model_config"]["kind"]), "inputs"
+    seed = checkpoint["config"].get("data", {}).get("val_seed", 900_001)
+    return np.stack([make(make_sample(SampleConfig(), seed, i))[key] for i in range(count)])
+
+
+def revalidate(final: Path, recogniser: Path) -> dict[str, float]:
+    """An enhancer's validation figures recomputed with the shipped recogniser, so that every
+    variant's character accuracy is read by the same recogniser on the same crops."""
+    from dataclasses import replace
+
+    from nightowl.training.config import TrainConfig, from_dict
+    from nightowl.training.tasks import EnhancerTask
+    from nightowl.training.train import validation_batches
+
+    checkpoint = torch.load(final, map_location="cpu", weights_only=False)
+    config = from_dict(TrainConfig, checkpoint["config"], str(final))
+    config = replace(config, recogniser=str(recogniser))
+    device = torch.device("cpu")
+    task = EnhancerTask(config, device)
+    task.model.load_state_dict(checkpoint["model"])
+    task.model.eval()
+    return task.validate(task.model, validation_batches(config, task, device))
+
+
+def export_run(final: Path, name: str, models: Path, real: np.ndarray | None = None,
+               description: str = "", recogniser: Path | None = None) -> dict:
+    """Export one run's network as ``models/<name>.onnx``; returns its manifest entry.
+
+    With ``recogniser``, an enhancer's validation figures are recomputed with it first.
+    """
+    network, checkpoint = load_network(final)
+    if recogniser is not None and checkpoint["task"] == "enhancer":
+        checkpoint["validation"] = revalidate(final, recogniser)
+    if real is None:
+        real = real_inputs(checkpoint)
+    input_name, channels, output_name, out_channels = io_spec(checkpoint)
+    path = models / f"{name}.onnx"
+    export_onnx(network, path, input_name, channels, output_name)
+    rng = np.random.default_rng(0)
+    random_input = rng.random((2, channels, *REFERENCE_SIZE), dtype=np.float32)
+    # dark frames live near 0: test the range the model really sees as well as [0, 1]
+    checks = {"random": parity(network, path, random_input),
+              "random_dark": parity(network, path, random_input / 20)}
+    checks["real"] = parity(network, path, real)
+    worst = max(checks.values())
+    if worst > PARITY_TOLERANCE:
+        raise RuntimeError(f"{path}: onnxruntime differs from torch by {worst:.2e} "
+                           f"(> {PARITY_TOLERANCE:.0e}): {checks}")
+    reference = models / "reference" / f"{name}.npz"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(random_input[:1] / 20)).numpy()
+    np.savez_compressed(reference, inputs=random_input[:1] / 20, outputs=expected)
+    dims = ["batch", channels, "height", "width"]
+    out_dims = ["batch", out_channels, "ceil(height/4)", "ceil(width/4)"] \
+        if checkpoint["task"] == "recogniser" else ["batch", 3, "height", "width"]
+    return {
+        "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+        "what": description, "task": checkpoint["task"],
+        "inputs": [{"name": input_name, "shape": dims, "dtype": "float32",
+                    "range": "[0, 1], RGB, frames oldest first"}],
+        "outputs": [{"name": output_name, "shape": out_dims, "dtype": "float32"}],
+        "reference": str(reference.relative_to(models)),
+        "parity": {"max_abs_diff": checks, "tolerance": PARITY_TOLERANCE},
+        "training": _training_record(final, checkpoint),
+        "model_config": checkpoint["model_config"],
+    }
+
+
+def _training_record(final: Path, checkpoint: dict) -> dict:
+    """How the file was trained: config, steps, batch, crop, wall time, hardware, figures."""
+    config = checkpoint["config"]
+    run = checkpoint.get("run", {})
+    record = {"config": config["name"], "steps": checkpoint["steps"],
+              "batch_size": config.get("batch_size"),
+              "crop": config.get("data", {}).get("crop", {}).get("size"),
+              "validation": checkpoint["validation"]}
+    wall = run.get("wall_seconds")
+    if wall is None:  # runs from before wall time was recorded: the log has it
+        log = final.parent / "log.csv"
+        if log.exists():
+            import csv
+
+            with log.open(newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            wall = float(rows[-1]["seconds"]) if rows else None
+    record["wall_seconds"] = wall
+    if "hardware" in run:
+        record["hardware"] = run["hardware"]
+    else:
+        from nightowl.training.train import hardware
+
+        record["hardware"] = hardware(torch.device("cpu")) + " (recorded at export)"
+    return record
+
+
+def update_manifest(models: Path, entry: dict) -> None:
+    path = models / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"models": []}
+    manifest["models"] = [m for m in manifest["models"] if m["file"] != entry["file"]]
+    manifest["models"].append(entry)
+    manifest["models"].sort(key=lambda m: m["file"])
+    staging = path.with_suffix(".partial")
+    staging.write_text(json.dumps(manifest, indent=1) + "\n")
+    staging.replace(path)
+
+
+def check_models(models: Path) -> list[str]:
+    """Problems with the shipped models: hashes, and parity with torch's stored reference."""
+    import onnxruntime as ort
+
+    manifest = json.loads((models / "manifest.json").read_text())
+    problems = []
+    for entry in manifest["models"]:
+        path = models / entry["file"]
+        if not path.exists():
+            problems.append(f"{entry['file']}: missing")
+            continue
+        if sha256(path) != entry["sha256"]:
+            problems.append(f"{entry['file']}: sha256 differs from the manifest")
+            continue
+        with np.load(models / entry["reference"]) as reference:
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            (ours,) = session.run(None, {entry["inputs"][0]["name"]: reference["inputs"]})
+            diff = float(np.abs(ours - reference["outputs"]).max())
+        if diff > entry["parity"]["tolerance"]:
+            problems.append(f"{entry['file']}: differs from torch's reference by {diff:.2e}")
+    return problems

@@ -9,8 +9,6 @@ clone with ONNX Runtime alone.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import torch
 from torch import nn
 
 from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
+from nightowl.training.manifest import sha256
 from nightowl.training.recogniser import CharRecogniser, RecogniserConfig
 
 OPSET = 18
@@ -94,14 +93,6 @@ def parity(network: nn.Module, path: Path, inputs: np.ndarray) -> float:
     with torch.no_grad():
         reference = network(torch.from_numpy(inputs)).numpy()
     return float(np.abs(ours - reference).max())
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
@@ -207,37 +198,3 @@ def _training_record(final: Path, checkpoint: dict) -> dict:
 
         record["hardware"] = hardware(torch.device("cpu")) + " (recorded at export)"
     return record
-
-
-def update_manifest(models: Path, entry: dict) -> None:
-    path = models / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"models": []}
-    manifest["models"] = [m for m in manifest["models"] if m["file"] != entry["file"]]
-    manifest["models"].append(entry)
-    manifest["models"].sort(key=lambda m: m["file"])
-    staging = path.with_suffix(".partial")
-    staging.write_text(json.dumps(manifest, indent=1) + "\n")
-    staging.replace(path)
-
-
-def check_models(models: Path) -> list[str]:
-    """Problems with the shipped models: hashes, and parity with torch's stored reference."""
-    import onnxruntime as ort
-
-    manifest = json.loads((models / "manifest.json").read_text())
-    problems = []
-    for entry in manifest["models"]:
-        path = models / entry["file"]
-        if not path.exists():
-            problems.append(f"{entry['file']}: missing")
-            continue
-        if sha256(path) != entry["sha256"]:
-            problems.append(f"{entry['file']}: sha256 differs from the manifest")
-            continue
-        with np.load(models / entry["reference"]) as reference:
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            (ours,) = session.run(None, {entry["inputs"][0]["name"]: reference["inputs"]})
-            diff = float(np.abs(ours - reference["outputs"]).max())
-        if diff > entry["parity"]["tolerance"]:
-            problems.append(f"{entry['file']}: differs from torch's reference by {diff:.2e}")
-    return problems

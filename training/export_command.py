@@ -33,7 +33,8 @@ def run(args: argparse.Namespace, fail) -> int:
     if args.check:
         return _check(args.models, fail)
     try:
-        from nightowl.training.export import export_run, update_manifest
+        from nightowl.training.export import export_run
+        from nightowl.training.manifest import update_manifest
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, fail) -> int:
 
 
 def _check(models: Path, fail) -> int:
-    from nightowl.training.export import check_models
+    from nightowl.training.manifest import check_models
 
     if not (models / "manifest.json").exists():
         fail(f"no manifest at {models / 'manifest.json'}")

@@ -17,7 +17,13 @@ from nightowl.training.config import TrainConfig
 from nightowl.training.enhancers import MultiImageModel, build_enhancer
 from nightowl.training.examples import EnhancerExamples, RecogniserExamples
 from nightowl.training.losses import mim_loss, sim_loss
-from nightowl.training.recogniser import IGNORE, CharRecogniser, RecogniserConfig, read_boxes
+from nightowl.training.recogniser import (
+    CHARSET,
+    IGNORE,
+    CharRecogniser,
+    RecogniserConfig,
+    read_boxes,
+)
 
 Batch = dict[str, torch.Tensor]
 
@@ -48,8 +54,7 @@ def char_accuracy(probabilities: torch.Tensor, batch: Batch) -> tuple[int, int]:
                                 batch["labels"].cpu().numpy(), strict=True):
         keep = labels >= 0
         reads = read_boxes(p, boxes[keep])
-        charset = RecogniserConfig().charset
-        truth = [charset[k - 1] for k in labels[keep]]
+        truth = [CHARSET[k - 1] for k in labels[keep]]
         correct += sum(r == t for r, t in zip(reads, truth, strict=True))
         total += len(truth)
     return correct, total

@@ -10,12 +10,8 @@ import onnxruntime as ort
 import torch
 
 from nightowl.training.enhancers import EnhancerConfig, build_enhancer
-from nightowl.training.export import (
-    PARITY_TOLERANCE,
-    check_models,
-    export_run,
-    update_manifest,
-)
+from nightowl.training.export import PARITY_TOLERANCE, export_run
+from nightowl.training.manifest import check_models, update_manifest
 
 
 def test_export_parity_manifest_and_check(tmp_path):

@@ -1,0 +1,44 @@
+"""The shipped model repository: every file matches its manifest and torch's reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from nightowl.training.manifest import check_models
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+SHIPPED = {"recogniser.onnx", "sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}
+
+
+def manifest() -> dict:
+    return json.loads((MODELS / "manifest.json").read_text())
+
+
+def test_manifest_lists_every_shipped_file_and_nothing_else():
+    listed = {m["file"] for m in manifest()["models"]}
+    assert listed == SHIPPED
+    on_disk = {p.name for p in MODELS.glob("*.onnx")}
+    assert on_disk == SHIPPED
+
+
+def test_shipped_files_match_hashes_and_reference_outputs():
+    assert check_models(MODELS) == []
+
+
+def test_models_folder_stays_under_64_mb():
+    total = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
+    assert total < 64 * 2**20
+
+
+def test_default_model_enhances_a_dark_sequence_of_any_size():
+    entry = next(m for m in manifest()["models"] if m["file"] == "mim_l1_cr.onnx")
+    session = ort.InferenceSession(str(MODELS / entry["file"]),
+                                   providers=["CPUExecutionProvider"])
+    frames = np.random.default_rng(0).random((2, 12, 45, 70), dtype=np.float32) / 20
+    (out,) = session.run(None, {entry["inputs"][0]["name"]: frames})
+    assert out.shape == (2, 3, 45, 70) and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1

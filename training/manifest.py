@@ -1,0 +1,54 @@
+"""The model repository's manifest: hashes, entries, and the check of a clone's files.
+
+Needs only numpy and ONNX Runtime, so ``nightowl export --check`` runs without torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def update_manifest(models: Path, entry: dict) -> None:
+    path = models / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"models": []}
+    manifest["models"] = [m for m in manifest["models"] if m["file"] != entry["file"]]
+    manifest["models"].append(entry)
+    manifest["models"].sort(key=lambda m: m["file"])
+    staging = path.with_suffix(".partial")
+    staging.write_text(json.dumps(manifest, indent=1) + "\n")
+    staging.replace(path)
+
+
+def check_models(models: Path) -> list[str]:
+    """Problems with the shipped models: hashes, and parity with torch's stored reference."""
+    import onnxruntime as ort
+
+    manifest = json.loads((models / "manifest.json").read_text())
+    problems = []
+    for entry in manifest["models"]:
+        path = models / entry["file"]
+        if not path.exists():
+            problems.append(f"{entry['file']}: missing")
+            continue
+        if sha256(path) != entry["sha256"]:
+            problems.append(f"{entry['file']}: sha256 differs from the manifest")
+            continue
+        with np.load(models / entry["reference"]) as reference:
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            (ours,) = session.run(None, {entry["inputs"][0]["name"]: reference["inputs"]})
+            diff = float(np.abs(ours - reference["outputs"]).max())
+        if diff > entry["parity"]["tolerance"]:
+            problems.append(f"{entry['file']}: differs from torch's reference by {diff:.2e}")
+    return problems

@@ -196,5 +196,8 @@ def _training_record(final: Path, checkpoint: dict) -> dict:
     else:
         from nightowl.training.train import hardware
 
-        record["hardware"] = hardware(torch.device("cpu")) + " (recorded at export)"
+        threads = config.get("threads") or torch.get_num_threads()
+        record["hardware"] = (hardware(torch.device("cpu")).replace(
+            f"{torch.get_num_threads()} torch threads", f"{threads} torch threads") +
+            " (recorded at export)")
     return record

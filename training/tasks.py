@@ -87,16 +87,19 @@ class EnhancerTask:
 
     @torch.no_grad()
     def validate(self, model: nn.Module, batches: list[Batch]) -> dict[str, float]:
-        scores, correct, total = [], 0, 0
+        scores, correct, truth_correct, total = [], 0, 0, 0
         for batch in batches:
             output = model(batch["inputs"])
             scores.append(psnr(output, batch["target"]))
             if self.recogniser is not None:
                 c, t = char_accuracy(torch.softmax(self.recogniser(output), 1), batch)
-                correct, total = correct + c, total + t
+                g, _ = char_accuracy(torch.softmax(self.recogniser(batch["target"]), 1), batch)
+                correct, truth_correct, total = correct + c, truth_correct + g, total + t
         result = {"val_psnr": float(torch.cat(scores).mean())}
         if total:
             result["val_char_accuracy"] = correct / total
+            # the same recogniser on the clean frames: the ceiling, as the paper's "ground truth"
+            result["val_char_accuracy_truth"] = truth_correct / total
         return result
 
 

@@ -12,6 +12,11 @@ measured when each file was trained and exported. Re-train with
 `nightowl train training/configs/<name>.toml --out runs/<name>` and re-export with
 `nightowl export` (then `nightowl export --check` on any clone).
 
+![the shipped models on held-out sequences](../training/assets/enhanced.jpg)
+
+(`python bench/show_enhancement.py`: dark input brightened by S, SIM L1, SIM L1+L_CR, MIM L1,
+MIM L1+L_CR, truth.)
+
 ## Data
 
 Every network trains on the synthetic generator (`training/scenes.py`, `training/degrade.py`):

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from nightowl.training.examples import EnhancerExamples
+from nightowl.training.examples import CropConfig, EnhancerExamples
 from nightowl.training.samples import SampleConfig, make_sample
 from nightowl.training.scenes import SceneConfig
 
@@ -34,8 +34,7 @@ def main() -> None:
                                         providers=["CPUExecutionProvider"])
                 for n in ("sim_l1", "sim_l1_cr", "mim_l1", "mim_l1_cr")}
     config = SampleConfig(scene=SceneConfig())
-    make = EnhancerExamples(kind="mim")
-    make = type(make)(kind="mim", crop=type(make.crop)(size=args.crop, plate_probability=1.0))
+    make = EnhancerExamples(kind="mim", crop=CropConfig(size=args.crop, plate_probability=1.0))
     rows = []
     for index in range(args.count):
         sample = make_sample(config, args.seed, index)

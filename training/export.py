@@ -19,6 +19,7 @@ from torch import nn
 from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
 from nightowl.training.manifest import sha256
 from nightowl.training.recogniser import CharRecogniser, RecogniserConfig
+from nightowl.training.tasks import load_recogniser
 
 OPSET = 18
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| on fp32 outputs in [0, 1]
@@ -40,9 +41,7 @@ def load_network(final: Path) -> tuple[nn.Module, dict]:
     """The network of a run's ``final.pt`` in eval mode, ready to export, and its checkpoint."""
     checkpoint = torch.load(final, map_location="cpu", weights_only=False)
     if checkpoint["task"] == "recogniser":
-        core = CharRecogniser(RecogniserConfig(**checkpoint["model_config"]))
-        core.load_state_dict(checkpoint["model"])
-        network: nn.Module = _Probabilities(core)
+        network: nn.Module = _Probabilities(load_recogniser(final, torch.device("cpu")))
     else:
         network = build_enhancer(EnhancerConfig(**checkpoint["model_config"]))
         network.load_state_dict(checkpoint["model"])

@@ -27,33 +27,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, default=Path("models"), help="model repository "
                         "(default models)")
     parser.add_argument("--only", nargs="+", choices=sorted(SHIPPED), help="export only these")
+    parser.add_argument("--fp16", action="store_true", help="only (re)make the fp16 copies of "
+                        "the shipped fp32 enhancers in --models (no training runs needed)")
 
 
 def run(args: argparse.Namespace, fail) -> int:
     if args.check:
         return _check(args.models, fail)
     try:
-        from nightowl.training.export import export_run
+        from nightowl.training.export import export_fp16, export_run
         from nightowl.training.manifest import update_manifest
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)
+    if args.fp16:
+        return _fp16_copies(args.models, names, export_fp16, update_manifest)
     missing = [n for n in names if not (args.runs / n / "final.pt").exists()]
     if missing:
         fail(f"no trained run for {', '.join(missing)} under {args.runs} "
              f"(expected {args.runs}/<name>/final.pt)")
     for name in names:
         recogniser = args.runs / "recogniser" / "final.pt"
+        if not recogniser.exists():  # enhancers are then read by the released recogniser
+            recogniser = args.models / "recogniser.onnx"
         entry = export_run(args.runs / name / "final.pt", name, args.models,
                            description=SHIPPED[name],
                            recogniser=recogniser if recogniser.exists() else None)
         update_manifest(args.models, entry)
-        print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
-              f"{max(entry['parity']['max_abs_diff'].values()):.1e}", file=sys.stderr)
+        _report(entry)
+        if entry["task"] == "enhancer":
+            half = export_fp16(args.models, entry)
+            update_manifest(args.models, half)
+            _report(half)
     from nightowl.training.model_card import write_card
 
     print(f"wrote {write_card(args.models)}", file=sys.stderr)
     return 0
+
+
+def _fp16_copies(models: Path, names: list[str], export_fp16, update_manifest) -> int:
+    import json
+
+    from nightowl.training.model_card import write_card
+
+    entries = {e["file"]: e for e in json.loads((models / "manifest.json").read_text())["models"]}
+    for name in names:
+        entry = entries.get(f"{name}.onnx")
+        if entry is None or entry["task"] != "enhancer":
+            continue
+        half = export_fp16(models, entry)
+        update_manifest(models, half)
+        _report(half)
+    print(f"wrote {write_card(models)}", file=sys.stderr)
+    return 0
+
+
+def _report(entry: dict) -> None:
+    print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
+          f"{max(entry['parity']['max_abs_diff'].values()):.1e}", file=sys.stderr)
 
 
 def _check(models: Path, fail) -> int:

@@ -1,0 +1,299 @@
+"""Engine-only speed of the served model: torch eager against ONNX Runtime, on CPU and on a GPU
+when the host has one, with achieved GFLOP/s against the machine's measured fp32 matmul peak.
+
+Run: python bench/bench_engines.py [--quick] [--model mim_l1_cr.onnx] [--sizes 640x360 1280x720]
+                                   [--rounds 5] [--threads N] [--json summary.json]
+The torch network is rebuilt from the ONNX file's own weights (same names as the state dict),
+so both runtimes run the same model; their outputs are compared. Every candidate runs once per
+round, in turn, so a busy machine slows all of them alike; each figure is the best round.
+CPU candidates: torch eager (NCHW, --threads threads) and ONNX Runtime as nightowl's engine
+loads it, plus the session settings tried while tuning it (threads, graph optimisation level,
+spinning). GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and
+fp16, and the onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines; with a GPU, batches
+of 4 and 8 frames give the throughput and the number of 15 fps cameras one GPU holds.
+Prints a table per size and, last, a JSON summary (also written to --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nightowl.service.engines import BackendUnavailable, load_engine
+from nightowl.service.engines.files import resolve
+
+CAMERA_FPS = 15
+
+
+def best_of_rounds(candidates: dict[str, Callable[[], object]], rounds: int,
+                   sync: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Best seconds per call of each candidate; one warm-up call each, then ``rounds`` turns."""
+    for run in candidates.values():
+        run()
+        sync()
+    best = dict.fromkeys(candidates, float("inf"))
+    for _ in range(rounds):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            sync()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def matmul_peak(threads: int, size: int, rounds: int) -> dict[str, float]:
+    """fp32 GFLOP/s of an (n x n) @ (n x n) matmul: numpy (its BLAS) and torch, best round."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((size, size), dtype=np.float32) for _ in range(2))
+    candidates: dict[str, Callable[[], object]] = {"numpy": lambda: a @ b}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        candidates["torch"] = lambda: ta @ tb
+    except ImportError:
+        pass
+    seconds = best_of_rounds(candidates, rounds)
+    return {name: 2 * size**3 / s / 1e9 for name, s in seconds.items()}
+
+
+def torch_network(model):
+    """The torch network with the ONNX file's weights, or None without torch."""
+    try:
+        import onnx
+        import torch
+        from onnx import numpy_helper
+
+        from nightowl.training.enhancers import EnhancerConfig, build_enhancer
+    except ImportError:
+        return None
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in onnx.load(str(model.path)).graph.initializer}
+    network = build_enhancer(EnhancerConfig(**model.entry["model_config"])).eval()
+    network.load_state_dict({name: weights[name] for name in network.state_dict()})
+    return network
+
+
+def gflops_per_frame(network, channels: int, height: int, width: int) -> float | None:
+    if network is None:
+        return None
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        network(torch.zeros(1, channels, height, width))
+    return counter.get_total_flops() / 1e9
+
+
+def ort_variants(path: Path, threads: int, quick: bool) -> dict[str, Callable]:
+    """Raw sessions with the settings tried while tuning (the engine's own is timed apart)."""
+    import onnxruntime as ort
+
+    grid = [(threads, "ORT_ENABLE_ALL", "0")]
+    if not quick:
+        grid += [(threads, "ORT_ENABLE_EXTENDED", "1"), (threads, "ORT_ENABLE_ALL", "1"),
+                 (max(1, threads // 2), "ORT_ENABLE_ALL", "1")]
+    sessions = {}
+    for count, level, spinning in grid:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = count
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+        name = f"ort {count}t {level.removeprefix('ORT_ENABLE_').lower()} spin={spinning}"
+        sessions[name] = ort.InferenceSession(str(path), options,
+                                              providers=["CPUExecutionProvider"])
+    return sessions
+
+
+def cpu_rows(model, network, size: tuple[int, int], args) -> dict:
+    height, width = size
+    channels = model.input_channels
+    frames = np.random.default_rng(0).random((1, channels, height, width), dtype=np.float32)
+    frames /= 20  # dark frames live near 0
+    engine = load_engine(model.path, "onnxruntime-cpu", threads=args.threads)
+    candidates: dict[str, Callable] = {f"nightowl engine onnxruntime-cpu {args.threads}t":
+                                       lambda: engine.run(frames)}
+    for name, session in ort_variants(model.path, args.threads, args.quick).items():
+        candidates[name] = lambda s=session: s.run(None, {model.input_name: frames})
+    difference = None
+    if network is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        tensor = torch.from_numpy(frames)
+
+        def eager():
+            with torch.inference_mode():
+                return network(tensor)
+
+        candidates[f"torch eager {args.threads}t"] = eager
+        difference = float(np.abs(eager().numpy() - engine.run(frames)).max())
+    seconds = best_of_rounds(candidates, args.rounds)
+    return {"seconds": seconds, "max_abs_diff_torch_vs_ort": difference}
+
+
+def gpu_rows(model, network, size: tuple[int, int], args) -> dict:
+    """GPU candidates at batch 1 (latency) and the largest batch (throughput)."""
+    height, width = size
+    channels = model.input_channels
+    rows: dict = {"skipped": {}}
+    batches = [1] if args.quick else [1, 4, 8]
+    candidates: dict[str, Callable] = {}
+    sync = lambda: None  # noqa: E731
+    rng = np.random.default_rng(0)
+    inputs = {b: rng.random((b, channels, height, width), dtype=np.float32) / 20
+              for b in batches}
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("torch sees no CUDA device")
+        device = torch.device("cuda")
+        sync = torch.cuda.synchronize
+        for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
+            if network is None:
+                raise RuntimeError("no torch network")
+            net = torch_network(model).to(device, dtype).eval()
+            for b in batches:
+                tensor = torch.from_numpy(inputs[b]).to(device, dtype)
+
+                def eager(net=net, tensor=tensor):
+                    with torch.inference_mode():
+                        return net(tensor)
+
+                candidates[f"torch cuda eager {label} b{b}"] = eager
+    except (ImportError, RuntimeError) as error:
+        rows["skipped"]["torch cuda"] = str(error)
+    for backend in ("onnxruntime-cuda", "onnxruntime-tensorrt", "tensorrt"):
+        try:
+            engine = load_engine(model.path, backend, warmup_shapes=[size])
+        except BackendUnavailable as error:
+            rows["skipped"][backend] = str(error)
+            continue
+        for b in batches:
+            candidates[f"{backend} b{b}"] = lambda e=engine, x=inputs[b]: e.run(x)
+    if candidates:
+        rows["seconds"] = best_of_rounds(candidates, args.rounds, sync)
+        rows["frames_per_call"] = {name: int(name.rsplit("b", 1)[1]) for name in candidates}
+    return rows
+
+
+def machine(threads: int) -> dict:
+    import onnxruntime as ort
+
+    from nightowl.service.engines.profiles import gpu_name
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores_usable": len(os.sched_getaffinity(0)), "threads": threads,
+            "onnxruntime": ort.__version__, "providers": ort.get_available_providers(),
+            "gpu": gpu_name(), "load_average": os.getloadavg()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and candidates "
+                        "(under 2 minutes on a GPU host)")
+    parser.add_argument("--model", default="mim_l1_cr.onnx")
+    parser.add_argument("--sizes", nargs="+", default=["640x360", "1280x720"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--json", type=Path, help="also write the JSON summary here")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds = min(args.rounds, 2)
+    model = resolve(args.model)
+    network = torch_network(model)
+    summary: dict = {"model": model.path.name, "machine": machine(args.threads),
+                     "command": "python bench/bench_engines.py " + " ".join(
+                         a for a in os.sys.argv[1:]), "sizes": {}}
+    peak = matmul_peak(args.threads, 1024 if args.quick else 2048, 10)
+    summary["matmul_peak_gflops"] = peak
+    peak_best = max(peak.values())
+    print(f"fp32 matmul peak ({args.threads} threads): " +
+          ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peak.items()))
+    for text in args.sizes:
+        width, height = (int(v) for v in text.split("x"))
+        flops = gflops_per_frame(network, model.input_channels, height, width)
+        cpu = cpu_rows(model, network, (height, width), args)
+        gpu = gpu_rows(model, network, (height, width), args)
+        entry = _summarise(text, flops, peak_best, cpu, gpu)
+        summary["sizes"][text] = entry
+        _print_size(text, flops, entry)
+    summary["machine"]["load_average_end"] = os.getloadavg()
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+def _summarise(size: str, flops: float | None, peak: float, cpu: dict, gpu: dict) -> dict:
+    rows = {}
+    for name, seconds in cpu["seconds"].items():
+        rows[name] = _row(seconds, 1, flops, peak)
+    for name, seconds in gpu.get("seconds", {}).items():
+        rows[name] = _row(seconds, gpu["frames_per_call"][name], flops, None)
+    torch_name = next((n for n in cpu["seconds"] if n.startswith("torch eager")), None)
+    ort_names = [n for n in cpu["seconds"] if not n.startswith("torch")]
+    best_ort = min(ort_names, key=lambda n: cpu["seconds"][n])
+    engine_name = next(n for n in ort_names if n.startswith("nightowl engine"))
+    entry = {"gflops_per_frame": flops, "rows": rows, "best_ort_cpu": best_ort,
+             "max_abs_diff_torch_vs_ort": cpu["max_abs_diff_torch_vs_ort"],
+             "gpu_skipped": gpu.get("skipped", {})}
+    if torch_name is not None:
+        entry["speedup_engine_vs_torch"] = cpu["seconds"][torch_name] / cpu["seconds"][
+            engine_name]
+        entry["speedup_best_ort_vs_torch"] = cpu["seconds"][torch_name] / cpu["seconds"][best_ort]
+    return entry
+
+
+def _row(seconds: float, frames: int, flops: float | None, peak: float | None) -> dict:
+    per_frame = seconds / frames
+    row = {"ms_per_frame": 1e3 * per_frame, "fps": 1 / per_frame, "frames_per_call": frames}
+    if flops is not None:
+        row["gflop_per_s"] = flops / per_frame
+        if peak:
+            row["fraction_of_matmul_peak"] = flops / per_frame / peak
+    if frames > 1 or peak is None:
+        row["cameras_at_15fps"] = int(1 / per_frame // CAMERA_FPS)
+    return row
+
+
+def _print_size(size: str, flops: float | None, entry: dict) -> None:
+    print(f"\n{size}: {flops or float('nan'):.1f} GFLOP per frame")
+    print(f"{'candidate':48} {'ms/frame':>9} {'fps':>7} {'GFLOP/s':>8} {'of peak':>8}")
+    for name, row in entry["rows"].items():
+        print(f"{name:48} {row['ms_per_frame']:9.1f} {row['fps']:7.2f} "
+              f"{row.get('gflop_per_s', float('nan')):8.1f} "
+              f"{row.get('fraction_of_matmul_peak', float('nan')):8.1%}")
+    for key in ("speedup_engine_vs_torch", "speedup_best_ort_vs_torch"):
+        if key in entry:
+            print(f"{key}: {entry[key]:.2f}x")
+    for backend, reason in entry["gpu_skipped"].items():
+        print(f"skipped {backend}: {reason}")
+
+
+if __name__ == "__main__":
+    main()

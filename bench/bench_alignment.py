@@ -192,11 +192,14 @@ def onnx_warp_report(args, samples_per_s: int) -> None:
                     tally.setdefault(key, Mean()).add(values)
     large = [make_sample(SampleConfig(scene=SceneConfig(width=1280, height=720)), args.seed + 1,
                          i) for i in range(args.timing)]
-    remap_ms, onnx_ms = [], []
+    remap_ms, onnx_ms, align_ms = [], [], []
     for sample in large:
         _, flows = align_to_last(sample.low, config)
         warper.batch(sample.low, flows)  # warm-up
         for _ in range(3):
+            start = time.perf_counter()
+            align_to_last(sample.low, config)
+            align_ms.append(1000 * (time.perf_counter() - start))
             start = time.perf_counter()
             for t in range(sample.low.shape[0] - 1):
                 warp(sample.low[t], flows[t])
@@ -209,7 +212,9 @@ def onnx_warp_report(args, samples_per_s: int) -> None:
           f"{differing / total:.2e} of values (worst {worst} level); warp moving "
           f"{tally['warp moving', ALL].value:.2f}, warp still {tally['warp still', ALL].value:.2f}"
           f" levels. 3 RGB warps at 1280x720, median: cv2.remap {np.median(remap_ms):.1f} ms, "
-          f"ONNX Runtime CPU 1 thread {np.median(onnx_ms):.1f} ms (its input packing included)")
+          f"ONNX Runtime CPU 1 thread {np.median(onnx_ms):.1f} ms (its input packing included); "
+          f"a whole align_to_last {np.median(align_ms):.1f} ms, so its 3 flows take about "
+          f"{np.median(align_ms) - np.median(remap_ms):.1f} ms")
 
 
 def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:

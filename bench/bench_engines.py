@@ -7,10 +7,11 @@ The torch network is rebuilt from the ONNX file's own weights (same names as the
 so both runtimes run the same model; their outputs are compared. Every candidate runs once per
 round, in turn, so a busy machine slows all of them alike; each figure is the best round.
 CPU candidates: torch eager (NCHW, --threads threads) and ONNX Runtime as nightowl's engine
-loads it, plus the session settings tried while tuning it (threads, graph optimisation level,
-spinning). GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and
-fp16, and the onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines; with a GPU, batches
-of 4 and 8 frames give the throughput and the number of 15 fps cameras one GPU holds.
+loads it (all graph optimisations, no spinning), plus other session settings tried while tuning
+it (spinning on, extended instead of all optimisations, half the threads).
+GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and fp16, and the
+onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines; with a GPU, batches of 4 and 8
+frames give the throughput and the number of 15 fps cameras one GPU holds.
 Prints a table per size and, last, a JSON summary (also written to --json).
 """
 
@@ -30,6 +31,8 @@ from nightowl.service.engines import BackendUnavailable, load_engine
 from nightowl.service.engines.files import resolve
 
 CAMERA_FPS = 15
+MATMUL = 2048  # side of the fp32 matmul that measures the CPU's peak
+MATMUL_NAME = "fp32 matmul (numpy)"
 
 
 def best_of_rounds(candidates: dict[str, Callable[[], object]], rounds: int,
@@ -65,6 +68,41 @@ def matmul_peak(threads: int, size: int, rounds: int) -> dict[str, float]:
     return {name: 2 * size**3 / s / 1e9 for name, s in seconds.items()}
 
 
+def gpu_matmul_peak(rounds: int) -> dict[str, float]:
+    """GFLOP/s of an 8192 x 8192 matmul on the GPU in fp32 and fp16 (torch), when CUDA is
+    there; the fp16 figure is the reference for TensorRT fp16."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    if not torch.cuda.is_available():
+        return {}
+    size, peaks = 8192, {}
+    for dtype, label in ((torch.float32, "cuda fp32"), (torch.float16, "cuda fp16")):
+        a = torch.rand(size, size, device="cuda", dtype=dtype)
+        seconds = best_of_rounds({label: lambda a=a: a @ a}, rounds, torch.cuda.synchronize)
+        peaks[label] = 2 * size**3 / seconds[label] / 1e9
+    return peaks
+
+
+def align_ms(size: tuple[int, int], count: int) -> float:
+    """Median ms of one align_to_last of T = 4 generator frames (CPU, OpenCV's own threads)."""
+    from nightowl.service.alignment import align_to_last
+    from nightowl.training.samples import SampleConfig, make_sample
+    from nightowl.training.scenes import SceneConfig
+
+    height, width = size
+    config = SampleConfig(scene=SceneConfig(width=width, height=height))
+    times = []
+    for index in range(count):
+        low = make_sample(config, 2027, index).low
+        align_to_last(low)
+        start = time.perf_counter()
+        align_to_last(low)
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
 def torch_network(model):
     """The torch network with the ONNX file's weights, or None without torch."""
     try:
@@ -97,10 +135,10 @@ def ort_variants(path: Path, threads: int, quick: bool) -> dict[str, Callable]:
     """Raw sessions with the settings tried while tuning (the engine's own is timed apart)."""
     import onnxruntime as ort
 
-    grid = [(threads, "ORT_ENABLE_ALL", "0")]
+    grid = [(threads, "ORT_ENABLE_ALL", "1")]
     if not quick:
-        grid += [(threads, "ORT_ENABLE_EXTENDED", "1"), (threads, "ORT_ENABLE_ALL", "1"),
-                 (max(1, threads // 2), "ORT_ENABLE_ALL", "1")]
+        grid += [(threads, "ORT_ENABLE_EXTENDED", "0"), (max(1, threads // 2), "ORT_ENABLE_ALL",
+                                                         "0")]
     sessions = {}
     for count, level, spinning in grid:
         options = ort.SessionOptions()
@@ -137,8 +175,13 @@ def cpu_rows(model, network, size: tuple[int, int], args) -> dict:
 
         candidates[f"torch eager {args.threads}t"] = eager
         difference = float(np.abs(eager().numpy() - engine.run(frames)).max())
+    # the peak's matmul takes its turn in the same rounds, so it meets the same load
+    a = np.random.default_rng(1).random((MATMUL, MATMUL), dtype=np.float32)
+    candidates[MATMUL_NAME] = lambda: a @ a
     seconds = best_of_rounds(candidates, args.rounds)
-    return {"seconds": seconds, "max_abs_diff_torch_vs_ort": difference}
+    peak = 2 * MATMUL**3 / seconds.pop(MATMUL_NAME) / 1e9
+    return {"seconds": seconds, "max_abs_diff_torch_vs_ort": difference,
+            "matmul_peak_same_rounds": peak}
 
 
 def gpu_rows(model, network, size: tuple[int, int], args) -> dict:
@@ -229,17 +272,25 @@ def main() -> None:
     summary: dict = {"model": model.path.name, "machine": machine(args.threads),
                      "command": "python bench/bench_engines.py " + " ".join(
                          a for a in os.sys.argv[1:]), "sizes": {}}
-    peak = matmul_peak(args.threads, 1024 if args.quick else 2048, 10)
+    peak = matmul_peak(args.threads, 1024 if args.quick else 2048, 10 if args.quick else 20)
     summary["matmul_peak_gflops"] = peak
     peak_best = max(peak.values())
     print(f"fp32 matmul peak ({args.threads} threads): " +
           ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peak.items()))
+    gpu_peak = gpu_matmul_peak(args.rounds + 1)
+    summary["gpu_matmul_peak_gflops"] = gpu_peak
+    if gpu_peak:
+        print("GPU matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in
+                                              gpu_peak.items()))
     for text in args.sizes:
         width, height = (int(v) for v in text.split("x"))
         flops = gflops_per_frame(network, model.input_channels, height, width)
         cpu = cpu_rows(model, network, (height, width), args)
         gpu = gpu_rows(model, network, (height, width), args)
-        entry = _summarise(text, flops, peak_best, cpu, gpu)
+        entry = _summarise(text, flops, peak_best, cpu, gpu, max(gpu_peak.values(), default=0))
+        if model.input_channels > 3:
+            entry["pipeline"] = _pipeline(entry, align_ms((height, width), 2 if args.quick
+                                                          else 4), args.threads)
         summary["sizes"][text] = entry
         _print_size(text, flops, entry)
     summary["machine"]["load_average_end"] = os.getloadavg()
@@ -249,17 +300,32 @@ def main() -> None:
         args.json.write_text(text + "\n")
 
 
-def _summarise(size: str, flops: float | None, peak: float, cpu: dict, gpu: dict) -> dict:
+def _pipeline(entry: dict, align: float, cores: int) -> dict:
+    """Align (CPU) + enhance per frame, from the measured parts: one after the other on one
+    frame, and the throughput when ``cores`` frames are aligned at once while the best engine
+    enhances (an estimate: the parts were timed apart)."""
+    best = min(entry["rows"].items(), key=lambda item: item[1]["ms_per_frame"])
+    enhance = best[1]["ms_per_frame"]
+    return {"align_ms_one_core": align, "best_engine": best[0], "enhance_ms": enhance,
+            "serial_fps": 1e3 / (align + enhance),
+            "overlapped_fps_estimate": min(cores * 1e3 / align, 1e3 / enhance),
+            "cores": cores}
+
+
+def _summarise(size: str, flops: float | None, peak: float, cpu: dict, gpu: dict,
+               gpu_peak: float) -> dict:
     rows = {}
+    peak = max(peak, cpu["matmul_peak_same_rounds"])
     for name, seconds in cpu["seconds"].items():
         rows[name] = _row(seconds, 1, flops, peak)
     for name, seconds in gpu.get("seconds", {}).items():
-        rows[name] = _row(seconds, gpu["frames_per_call"][name], flops, None)
+        rows[name] = _row(seconds, gpu["frames_per_call"][name], flops, gpu_peak or None)
     torch_name = next((n for n in cpu["seconds"] if n.startswith("torch eager")), None)
     ort_names = [n for n in cpu["seconds"] if not n.startswith("torch")]
     best_ort = min(ort_names, key=lambda n: cpu["seconds"][n])
     engine_name = next(n for n in ort_names if n.startswith("nightowl engine"))
-    entry = {"gflops_per_frame": flops, "rows": rows, "best_ort_cpu": best_ort,
+    entry = {"gflops_per_frame": flops, "matmul_peak_gflops": peak, "rows": rows,
+             "best_ort_cpu": best_ort,
              "max_abs_diff_torch_vs_ort": cpu["max_abs_diff_torch_vs_ort"],
              "gpu_skipped": gpu.get("skipped", {})}
     if torch_name is not None:
@@ -276,13 +342,14 @@ def _row(seconds: float, frames: int, flops: float | None, peak: float | None) -
         row["gflop_per_s"] = flops / per_frame
         if peak:
             row["fraction_of_matmul_peak"] = flops / per_frame / peak
-    if frames > 1 or peak is None:
+    if frames > 1:
         row["cameras_at_15fps"] = int(1 / per_frame // CAMERA_FPS)
     return row
 
 
 def _print_size(size: str, flops: float | None, entry: dict) -> None:
-    print(f"\n{size}: {flops or float('nan'):.1f} GFLOP per frame")
+    print(f"\n{size}: {flops or float('nan'):.1f} GFLOP per frame; CPU peak (best fp32 "
+          f"matmul) {entry['matmul_peak_gflops']:.1f} GFLOP/s")
     print(f"{'candidate':48} {'ms/frame':>9} {'fps':>7} {'GFLOP/s':>8} {'of peak':>8}")
     for name, row in entry["rows"].items():
         print(f"{name:48} {row['ms_per_frame']:9.1f} {row['fps']:7.2f} "
@@ -293,6 +360,12 @@ def _print_size(size: str, flops: float | None, entry: dict) -> None:
             print(f"{key}: {entry[key]:.2f}x")
     for backend, reason in entry["gpu_skipped"].items():
         print(f"skipped {backend}: {reason}")
+    if "pipeline" in entry:
+        p = entry["pipeline"]
+        print(f"align+enhance: align {p['align_ms_one_core']:.1f} ms (CPU) + enhance "
+              f"{p['enhance_ms']:.1f} ms ({p['best_engine']}): {p['serial_fps']:.2f} fps one "
+              f"after the other; about {p['overlapped_fps_estimate']:.2f} fps with {p['cores']} "
+              f"frames aligned at once")
 
 
 if __name__ == "__main__":

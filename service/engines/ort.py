@@ -73,7 +73,11 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1  # one chain of convolutions: no parallel branches to run
     options.intra_op_num_threads = threads or 0  # 0: one per physical core
-    details: dict = {"threads": threads or "onnxruntime default (physical cores)"}
+    # Idle worker threads sleep instead of spinning: the server aligns frames (OpenCV) and
+    # serves requests on the same cores, and spinning threads take their time (bench/README).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    details: dict = {"threads": threads or "onnxruntime default (physical cores)",
+                     "spinning": False}
     if backend == "onnxruntime-cpu":
         providers: list = ["CPUExecutionProvider"]
     else:

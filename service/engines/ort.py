@@ -83,6 +83,12 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
     else:
         providers, details = _gpu_providers(model, backend, device_id, cache_dir, profile,
                                             ort.__version__, details)
+        preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21
+        if preload is not None:
+            try:  # CUDA and cuDNN from the nvidia-* wheels, when that is where they are
+                preload()
+            except Exception as error:  # a failed preload only costs a fallback
+                log.info("onnxruntime.preload_dlls failed (%s); relying on the system's", error)
     try:
         session = ort.InferenceSession(str(model.path), options, providers=providers)
     except Exception as error:  # onnxruntime raises its own exception types

@@ -129,7 +129,7 @@ def test_describe_has_the_manifest_entry_backend_and_threads():
         MODELS / "sim_l1.onnx")
     assert described["backend"] == "onnxruntime-cpu" == engine.backend
     assert described["providers"] == ["CPUExecutionProvider"]
-    assert described["threads"] == 1
+    assert described["threads"] == 1 and described["spinning"] is False
     json.dumps(described)  # served as JSON
 
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -270,8 +271,8 @@ def main() -> None:
     model = resolve(args.model)
     network = torch_network(model)
     summary: dict = {"model": model.path.name, "machine": machine(args.threads),
-                     "command": "python bench/bench_engines.py " + " ".join(
-                         a for a in os.sys.argv[1:]), "sizes": {}}
+                     "command": " ".join(["python", "bench/bench_engines.py", *sys.argv[1:]]),
+                     "sizes": {}}
     peak = matmul_peak(args.threads, 1024 if args.quick else 2048, 10 if args.quick else 20)
     summary["matmul_peak_gflops"] = peak
     peak_best = max(peak.values())

@@ -10,7 +10,8 @@ CPU candidates: torch eager (NCHW, --threads threads) and ONNX Runtime as nighto
 loads it (all graph optimisations, no spinning), plus other session settings tried while tuning
 it (spinning on, extended instead of all optimisations, half the threads).
 GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and fp16, and the
-onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines; with a GPU, batches of 4 and 8
+onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines, and the fused warp + enhance
+graph (training/warp_graph.py) on ONNX Runtime CUDA and TensorRT; with a GPU, batches of 4 and 8
 frames give the throughput and the number of 15 fps cameras one GPU holds.
 Prints a table per size and, last, a JSON summary (also written to --json).
 """
@@ -231,6 +232,57 @@ def gpu_rows(model, network, size: tuple[int, int], args) -> dict:
     return rows
 
 
+def fused_rows(model, size: tuple[int, int], rounds: int) -> dict:
+    """warp + enhance as one call (training/warp_graph.py) on ONNX Runtime's GPU providers:
+    the GPU side of the alignment design. Skipped with the reason without them."""
+    height, width = size
+    try:
+        import onnxruntime as ort
+
+        from nightowl.training.warp_graph import warp_then_enhance
+    except ImportError as error:
+        return {"skipped": f"needs the train extra (onnx): {error}"}
+    available = ort.get_available_providers()
+    if model.input_channels != 12 or "CUDAExecutionProvider" not in available:
+        return {"skipped": "needs the MIM and onnxruntime-gpu with a CUDA device"}
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    feed = {"frames": rng.random((1, 12, height, width), dtype=np.float32) / 20,
+            "flows": rng.normal(0, 2, (1, 3, height, width, 2)).astype(np.float32)}
+    shapes = {"min": (32, 32), "opt": (height, width), "max": (max(height, 1080),
+                                                              max(width, 1920))}
+
+    def profile(which: str) -> str:
+        h, w = shapes[which]
+        return f"frames:1x12x{h}x{w},flows:1x3x{h}x{w}x2"
+
+    candidates, skipped = {}, {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "warp_then_enhance.onnx"
+        path.write_bytes(warp_then_enhance(model.path).SerializeToString())
+        providers = {"fused warp+enhance onnxruntime-cuda": ["CUDAExecutionProvider"]}
+        if "TensorrtExecutionProvider" in available:
+            providers["fused warp+enhance onnxruntime-tensorrt fp16"] = [
+                ("TensorrtExecutionProvider", {
+                    "trt_fp16_enable": True, "trt_engine_cache_enable": True,
+                    "trt_engine_cache_path": folder,
+                    **{f"trt_profile_{w}_shapes": profile(w) for w in ("min", "opt", "max")}}),
+                "CUDAExecutionProvider"]
+        for name, chosen in providers.items():
+            try:
+                session = ort.InferenceSession(str(path), providers=chosen)
+                wanted = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
+                if session.get_providers()[0] != wanted:
+                    skipped[name] = f"{wanted} fell back to {session.get_providers()[0]}"
+                    continue
+                candidates[name] = lambda s=session: s.run(None, feed)
+            except Exception as error:  # the runtimes raise their own types
+                skipped[name] = str(error)
+        seconds = best_of_rounds(candidates, rounds) if candidates else {}
+    return {"seconds": seconds, "skipped": skipped}
+
+
 def machine(threads: int) -> dict:
     import onnxruntime as ort
 
@@ -288,6 +340,12 @@ def main() -> None:
         flops = gflops_per_frame(network, model.input_channels, height, width)
         cpu = cpu_rows(model, network, (height, width), args)
         gpu = gpu_rows(model, network, (height, width), args)
+        fused = fused_rows(model, (height, width), args.rounds)
+        if fused.get("seconds"):
+            gpu.setdefault("seconds", {}).update(fused["seconds"])
+            gpu.setdefault("frames_per_call", {}).update(dict.fromkeys(fused["seconds"], 1))
+        if fused.get("skipped"):
+            gpu["skipped"]["fused warp+enhance"] = fused["skipped"]
         entry = _summarise(text, flops, peak_best, cpu, gpu, max(gpu_peak.values(), default=0))
         if model.input_channels > 3:
             entry["pipeline"] = _pipeline(entry, align_ms((height, width), 2 if args.quick

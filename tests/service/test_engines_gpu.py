@@ -56,8 +56,9 @@ def test_tensorrt_fp16_matches_cpu(backend, cpu_output, tmp_path):
 
 
 @needs_trt
-def test_auto_prefers_a_gpu_backend():
-    engine = load_engine("sim_l1.onnx", "auto", profile=PROFILE, warmup_shapes=[(64, 64)])
+def test_auto_prefers_a_gpu_backend(tmp_path):
+    engine = load_engine("sim_l1.onnx", "auto", profile=PROFILE, warmup_shapes=[(64, 64)],
+                         cache_dir=tmp_path)
     assert engine.backend != "onnxruntime-cpu"
 
 

@@ -93,6 +93,11 @@ class CameraBuffers:
         camera.thumb = _thumbnail(frame)
         return Push("buffered", sequence, np.stack(camera.frames))
 
+    def newest(self, camera_id: str) -> int | None:
+        """The newest buffered sequence number of ``camera_id`` (None: no buffer)."""
+        camera = self._cameras.get(camera_id)
+        return None if camera is None else camera.sequence
+
     def claim(self, camera_id: str, owner: object) -> None:
         """Check that ``owner`` may send ``camera_id`` (CameraBusy if another stream holds it)."""
         camera = self._cameras.get(camera_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class Kind:
     """How one class of error is reported over each protocol."""
@@ -83,3 +84,7 @@ def problem(error: ServiceError, instance: str | None = None) -> dict:
     if instance:
         body["instance"] = instance
     return body
+
+
+class FrameSkipped(ServiceError):
+    kind = Kind(409, "ABORTED", "Frame skipped", "frame-skipped")

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's
     warmup_sizes: list[tuple[int, int]] = [(240, 320)]  # (height, width) run once at start
     # --- per-camera buffers
-    buffer_frames: int = Field(4, ge=1, le=4)  # T, frames kept per camera (the model's T)
     max_cameras: int = Field(256, ge=1)  # cameras with a buffer at once; more: 429
     camera_idle_s: float = Field(60.0, gt=0)  # a camera silent this long loses its buffer
     max_sequence_gap: int = Field(2, ge=0)  # more missing sequence numbers: buffer reset
@@ -72,9 +71,6 @@ class Settings(BaseSettings):
             raise ValueError(f"host {self.host} is reachable from other machines: set api_keys "
                              "(NIGHTOWL_API_KEYS='[\"key\"]') or allow_unauthenticated "
                              "(NIGHTOWL_ALLOW_UNAUTHENTICATED=true)")
-        if self.max_frames > self.buffer_frames:
-            raise ValueError(f"max_frames ({self.max_frames}) must be <= buffer_frames "
-                             f"({self.buffer_frames})")
         return self
 
 

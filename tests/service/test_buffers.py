@@ -70,10 +70,12 @@ def test_resolution_change_resets(buffers, frames):
     assert pushed.window.shape == (1, 40, 56, 3) and "resolution changed" in pushed.reset
 
 
-def test_scene_change_resets_but_motion_does_not(buffers, frames):
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_scene_change_resets_but_motion_does_not(buffers, index):
+    frames = sequence(11, index, (160, 120))  # the threshold is tuned for >= 160x120
     for frame in frames:
         assert not buffers.push("a", frame).reset
-    other = sequence(11, 1)[0]
+    other = sequence(11, index + 10, (160, 120))[0]
     pushed = buffers.push("a", other)
     assert pushed.window.shape[0] == 1 and "scene changed" in pushed.reset
 

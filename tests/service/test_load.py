@@ -137,7 +137,8 @@ def test_same_camera_on_two_streams(engines):
         second.send(message("shared-cam", 1, frames[1]))
         refused = next(second.call)
         assert refused.status == pb.StreamResult.STATUS_ERROR
-        assert refused.reason.startswith("ALREADY_EXISTS") and "another connection" in refused.reason
+        assert refused.reason.startswith("ALREADY_EXISTS")
+        assert "another connection" in refused.reason
         first.send(message("shared-cam", 1, frames[1]))
         assert next(first.call).frames_used == 2  # the owner's buffer is untouched
         first.close()

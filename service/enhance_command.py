@@ -45,12 +45,15 @@ def run(args: argparse.Namespace, fail) -> int:
     for path in (args.out, args.side_by_side):
         if path is not None and path.suffix and path.suffix.lower() not in VIDEO_CODECS:
             fail(f"{path}: write a folder or a video ({', '.join(sorted(VIDEO_CODECS))})")
+    settings = Settings()
     try:
-        engine = load_engine(args.model, args.backend)
+        engines = {"multi": load_engine(args.model, args.backend)}
+        if settings.few_frames != "repeat":
+            engines["single"] = load_engine(settings.single_model, args.backend)
     except EngineError as error:
         fail(f"cannot load the model: {error}")
-    settings = Settings()
-    pipeline = Pipeline(frames=engine.frames, few_frames="repeat")
+    engine = engines["multi"]
+    pipeline = Pipeline(frames=engine.frames, few_frames=settings.few_frames)
     buffers = CameraBuffers(engine.frames, 1, float("inf"), settings.max_sequence_gap,
                             settings.scene_change)
     frames, count, fps = _read(args.input, fail)
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace, fail) -> int:
             except ServiceError as error:
                 fail(f"{name}: {error.detail}")
             prepared = pipeline.prepare(window)
-            enhanced = pipeline.finish(engine.run(prepared.input[None])[0], prepared.dtype)
+            output = engines[prepared.model].run(prepared.input[None])[0]
+            enhanced = pipeline.finish(output, prepared.dtype)
             writers[0].write(name, enhanced)
             if args.side_by_side:
                 top = np.iinfo(frame.dtype).max

@@ -38,6 +38,7 @@ class Window:
     latency: list[float] = field(default_factory=list)  # s, frames with an image
     engine: list[float] = field(default_factory=list)  # s
     align: list[float] = field(default_factory=list)  # s
+    server: list[float] = field(default_factory=list)  # s, the server's own total per frame
 
     def row(self, seconds: float, rss: str) -> str:
         if not self.latency:
@@ -49,7 +50,8 @@ class Window:
                 f"skipped {self.skipped} errors {self.errors} | p50 {p50:6.1f} p95 {p95:6.1f} "
                 f"p99 {p99:6.1f} ms | engine {engine * 1000:6.1f} ms | overhead "
                 f"{overhead / engine:6.1%} ({(overhead - align) / engine:6.1%} without "
-                f"alignment {align * 1000:.1f} ms) | server RSS {rss}")
+                f"alignment {align * 1000:.1f} ms) | in server {np.mean(self.server) * 1000:.1f}"
+                f" ms | server RSS {rss}")
 
 
 def frames_for(cameras: int, width: int, height: int) -> list[np.ndarray]:
@@ -88,6 +90,7 @@ async def grpc_camera(stub, name: str, frames: np.ndarray, fps: float, stop: flo
             window.latency.append(now - sent)
             window.engine.append(result.timings.engine_s)
             window.align.append(result.timings.align_s)
+            window.server.append(result.timings.total_s)
         elif result.status == pb.StreamResult.STATUS_SKIPPED:
             window.skipped += 1
         else:
@@ -113,6 +116,7 @@ async def rest_camera(client, url: str, name: str, frames: np.ndarray, fps: floa
             window.latency.append(done - now)
             window.engine.append(float(timing["engine"]) / 1000)
             window.align.append(float(timing["align"]) / 1000)
+            window.server.append(float(timing["total"]) / 1000)
         elif reply.status_code in (429, 503):
             window.skipped += 1
         else:

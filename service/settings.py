@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     # --- batching and admission
     max_batch: int = Field(8, ge=1)  # frames in one engine call
     max_wait_ms: float = Field(4.0, ge=0)  # longest a frame waits for others to fill a batch
-    queue_limit: int = Field(64, ge=1)  # frames admitted and not yet answered, all callers
-    stream_queue_limit: int = Field(8, ge=1)  # the same, per gRPC stream; more: skipped
+    queue_limit: int = Field(32, ge=1)  # frames admitted and not yet answered, all callers
+    stream_queue_limit: int = Field(2, ge=1)  # the same, per gRPC stream; more: skipped
     align_threads: int = Field(2, ge=1)  # threads that decode and align frames
     retry_after_s: int = Field(1, ge=1)  # Retry-After on 429/503
     # --- limits

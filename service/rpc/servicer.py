@@ -130,7 +130,10 @@ class EnhancerServicer:
             return _done(_failure(error, echo, service))
         state["busy"] += 1
         try:
-            image = await service.run_cpu(self._frames, [frame.image])
+            if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
+                image = self._frames([frame.image])
+            else:  # decoding takes milliseconds: off the event loop
+                image = await service.run_cpu(self._frames, [frame.image])
             sequence = frame.sequence if frame.HasField("sequence") else None
             staged = service.stage(echo["camera_id"], image, sequence, owner)
         except ServiceError as error:

@@ -25,9 +25,11 @@ SIZE = (64, 48)  # (width, height) of test frames
 def test_settings(**overrides) -> Settings:
     # scene_change off: at 64x48 a vehicle fills so much of the frame that consecutive frames
     # can look like a new scene (the test is tuned for >= 160x120; test_buffers covers it)
+    # queues deep enough that tests sending a burst of frames on one stream see no skips
+    # (test_load sets its own limits to see them)
     values = dict(port=0, grpc_port=0, replica_id="replica-under-test", warmup_sizes=[],
                   camera_rate=1000.0, camera_burst=1000, shutdown_grace_s=5.0,
-                  scene_change=10.0)
+                  scene_change=10.0, queue_limit=256, stream_queue_limit=64)
     return Settings(**{**values, **overrides})
 
 

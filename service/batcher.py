@@ -28,7 +28,8 @@ class _Item:
 @dataclass(frozen=True)
 class BatchResult:
     output: np.ndarray  # (3, H, W) float32
-    engine_s: float  # the engine call's seconds divided by the batch size
+    engine_s: float  # the engine call's seconds divided by the batch size (its cost)
+    call_s: float  # the whole engine call's seconds (what this frame waited through)
     queue_s: float  # seconds between submit and the engine call
     batch: int  # frames in the engine call
 
@@ -117,5 +118,5 @@ class Batcher:
         self.frames += len(items)
         for item, output in zip(items, outputs, strict=True):
             if not item.future.done():
-                item.future.set_result(BatchResult(output, seconds / len(items),
+                item.future.set_result(BatchResult(output, seconds / len(items), seconds,
                                                    start - item.queued, len(items)))

@@ -44,8 +44,8 @@ class Result:
     image: np.ndarray | None = None  # (H, W, 3) enhanced frame, the input's dtype; or None
     frames_used: int = 0  # distinct frames behind the image
     reason: str = ""  # why skipped / error / buffer reset
-    timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine,
-    #   finish, total
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine
+    #   (this frame's share of the batch), engine_call (the whole batch), finish, total
 
 
 class EnhanceService:
@@ -171,13 +171,10 @@ class EnhanceService:
         self.metrics.in_flight.set(self.in_flight.count)
 
     async def enhance(self, frames: list[np.ndarray]) -> Result:
-        """A self-contained request: the enhanced last of ``frames`` (oldest first)."""
+        """A self-contained request: the enhanced last of ``frames`` (oldest first). The caller
+        must have admitted the request (:meth:`admit`) and releases it afterwards."""
         self.check_frames(frames)
-        self.admit()
-        try:
-            return await self._process(np.stack(frames), 0, "ok", "")
-        finally:
-            self.release()
+        return await self._process(np.stack(frames), 0, "ok", "")
 
     async def push(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
                    owner: object | None = None) -> Result:
@@ -233,7 +230,7 @@ class EnhanceService:
         end = time.perf_counter()
         self.metrics.batch.observe(batch.batch)
         timings = {"align": aligned - start, "queue": batch.queue_s, "engine": batch.engine_s,
-                   "finish": end - done, "total": end - start}
+                   "engine_call": batch.call_s, "finish": end - done, "total": end - start}
         for stage in ("align", "queue", "engine", "finish"):
             self.metrics.stage.labels(stage).observe(timings[stage])
         return Result(status, sequence, image, prepared.frames_used, reason, timings)

@@ -41,16 +41,14 @@ async def enhance(request: Request, service: Service,
     files, fields = await _read_form(request, service.settings.max_frames)
     camera = fields.get("camera_id") or camera_id or x_camera_id
     sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
-    frames = await service.decode(files)
-    decoded = time.perf_counter()
-    if camera is None:
-        result = await service.enhance(frames)
-    else:
-        service.admit()
-        try:
-            result = await service.push(camera, frames, sequence)
-        finally:
-            service.release()
+    service.admit()  # before decoding: a refused request costs no pixel work
+    try:
+        frames = await service.decode(files)
+        decoded = time.perf_counter()
+        result = await (service.enhance(frames) if camera is None else
+                        service.push(camera, frames, sequence))
+    finally:
+        service.release()
     if result.status == "skipped":
         raise FrameSkipped(result.reason)
     kind = format or ("jpeg" if "image/jpeg" in (accept or "") and "image/png" not in accept

@@ -24,29 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19nightowl/v1/enhance.proto\x12\x0bnightowl.v1\"Q\n\x05Image\x12\x11\n\x07\x65ncoded\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04rgb8\x18\x02 \x01(\x0cH\x00\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\rB\x06\n\x04\x64\x61ta\"\x96\x01\n\x0e\x45nhanceRequest\x12\"\n\x06\x66rames\x18\x01 \x03(\x0b\x32\x12.nightowl.v1.Image\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x15\n\x08sequence\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12)\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x19.nightowl.v1.OutputFormatB\x0b\n\t_sequence\"r\n\x07Timings\x12\x10\n\x08\x64\x65\x63ode_s\x18\x01 \x01(\x01\x12\x0f\n\x07\x61lign_s\x18\x02 \x01(\x01\x12\x0f\n\x07queue_s\x18\x03 \x01(\x01\x12\x10\n\x08\x65ngine_s\x18\x04 \x01(\x01\x12\x10\n\x08\x65ncode_s\x18\x05 \x01(\x01\x12\x0f\n\x07total_s\x18\x06 \x01(\x01\"\xa3\x01\n\x0f\x45nhanceResponse\x12!\n\x05image\x18\x01 \x01(\x0b\x32\x12.nightowl.v1.Image\x12\x13\n\x0b\x66rames_used\x18\x02 \x01(\r\x12%\n\x07timings\x18\x03 \x01(\x0b\x32\x14.nightowl.v1.Timings\x12\x0f\n\x07replica\x18\x04 \x01(\t\x12\x10\n\x08sequence\x18\x05 \x01(\x04\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xab\x01\n\x0bStreamFrame\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x15\n\x08sequence\x18\x02 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12!\n\x05image\x18\x04 \x01(\x0b\x32\x12.nightowl.v1.Image\x12)\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x19.nightowl.v1.OutputFormatB\x0b\n\t_sequence\"\xec\x02\n\x0cStreamResult\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .nightowl.v1.StreamResult.Status\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12!\n\x05image\x18\x06 \x01(\x0b\x32\x12.nightowl.v1.Image\x12\x13\n\x0b\x66rames_used\x18\x07 \x01(\r\x12%\n\x07timings\x18\x08 \x01(\x0b\x32\x14.nightowl.v1.Timings\x12\x0f\n\x07replica\x18\t \x01(\t\"l\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSTATUS_OK\x10\x01\x12\x15\n\x11STATUS_WARMING_UP\x10\x02\x12\x12\n\x0eSTATUS_SKIPPED\x10\x03\x12\x10\n\x0cSTATUS_ERROR\x10\x04*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_RGB8\x10\x03\x32\x93\x01\n\x08\x45nhancer\x12\x44\n\x07\x45nhance\x12\x1b.nightowl.v1.EnhanceRequest\x1a\x1c.nightowl.v1.EnhanceResponse\x12\x41\n\x06Stream\x12\x18.nightowl.v1.StreamFrame\x1a\x19.nightowl.v1.StreamResult(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19nightowl/v1/enhance.proto\x12\x0bnightowl.v1\"Q\n\x05Image\x12\x11\n\x07\x65ncoded\x18\x01 \x01(\x0cH\x00\x12\x0e\n\x04rgb8\x18\x02 \x01(\x0cH\x00\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\rB\x06\n\x04\x64\x61ta\"\x96\x01\n\x0e\x45nhanceRequest\x12\"\n\x06\x66rames\x18\x01 \x03(\x0b\x32\x12.nightowl.v1.Image\x12\x11\n\tcamera_id\x18\x02 \x01(\t\x12\x15\n\x08sequence\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12)\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x19.nightowl.v1.OutputFormatB\x0b\n\t_sequence\"\x89\x01\n\x07Timings\x12\x10\n\x08\x64\x65\x63ode_s\x18\x01 \x01(\x01\x12\x0f\n\x07\x61lign_s\x18\x02 \x01(\x01\x12\x0f\n\x07queue_s\x18\x03 \x01(\x01\x12\x10\n\x08\x65ngine_s\x18\x04 \x01(\x01\x12\x10\n\x08\x65ncode_s\x18\x05 \x01(\x01\x12\x0f\n\x07total_s\x18\x06 \x01(\x01\x12\x15\n\rengine_call_s\x18\x07 \x01(\x01\"\xa3\x01\n\x0f\x45nhanceResponse\x12!\n\x05image\x18\x01 \x01(\x0b\x32\x12.nightowl.v1.Image\x12\x13\n\x0b\x66rames_used\x18\x02 \x01(\r\x12%\n\x07timings\x18\x03 \x01(\x0b\x32\x14.nightowl.v1.Timings\x12\x0f\n\x07replica\x18\x04 \x01(\t\x12\x10\n\x08sequence\x18\x05 \x01(\x04\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xab\x01\n\x0bStreamFrame\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x15\n\x08sequence\x18\x02 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12!\n\x05image\x18\x04 \x01(\x0b\x32\x12.nightowl.v1.Image\x12)\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x19.nightowl.v1.OutputFormatB\x0b\n\t_sequence\"\xec\x02\n\x0cStreamResult\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61pture_time_us\x18\x03 \x01(\x03\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .nightowl.v1.StreamResult.Status\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12!\n\x05image\x18\x06 \x01(\x0b\x32\x12.nightowl.v1.Image\x12\x13\n\x0b\x66rames_used\x18\x07 \x01(\r\x12%\n\x07timings\x18\x08 \x01(\x0b\x32\x14.nightowl.v1.Timings\x12\x0f\n\x07replica\x18\t \x01(\t\"l\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSTATUS_OK\x10\x01\x12\x15\n\x11STATUS_WARMING_UP\x10\x02\x12\x12\n\x0eSTATUS_SKIPPED\x10\x03\x12\x10\n\x0cSTATUS_ERROR\x10\x04*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_RGB8\x10\x03\x32\x93\x01\n\x08\x45nhancer\x12\x44\n\x07\x45nhance\x12\x1b.nightowl.v1.EnhanceRequest\x1a\x1c.nightowl.v1.EnhanceResponse\x12\x41\n\x06Stream\x12\x18.nightowl.v1.StreamFrame\x1a\x19.nightowl.v1.StreamResult(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nightowl.v1.enhance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTPUTFORMAT']._serialized_start=1101
-  _globals['_OUTPUTFORMAT']._serialized_end=1217
+  _globals['_OUTPUTFORMAT']._serialized_start=1125
+  _globals['_OUTPUTFORMAT']._serialized_end=1241
   _globals['_IMAGE']._serialized_start=42
   _globals['_IMAGE']._serialized_end=123
   _globals['_ENHANCEREQUEST']._serialized_start=126
   _globals['_ENHANCEREQUEST']._serialized_end=276
-  _globals['_TIMINGS']._serialized_start=278
-  _globals['_TIMINGS']._serialized_end=392
-  _globals['_ENHANCERESPONSE']._serialized_start=395
-  _globals['_ENHANCERESPONSE']._serialized_end=558
-  _globals['_STREAMFRAME']._serialized_start=561
-  _globals['_STREAMFRAME']._serialized_end=732
-  _globals['_STREAMRESULT']._serialized_start=735
-  _globals['_STREAMRESULT']._serialized_end=1099
-  _globals['_STREAMRESULT_STATUS']._serialized_start=991
-  _globals['_STREAMRESULT_STATUS']._serialized_end=1099
-  _globals['_ENHANCER']._serialized_start=1220
-  _globals['_ENHANCER']._serialized_end=1367
+  _globals['_TIMINGS']._serialized_start=279
+  _globals['_TIMINGS']._serialized_end=416
+  _globals['_ENHANCERESPONSE']._serialized_start=419
+  _globals['_ENHANCERESPONSE']._serialized_end=582
+  _globals['_STREAMFRAME']._serialized_start=585
+  _globals['_STREAMFRAME']._serialized_end=756
+  _globals['_STREAMRESULT']._serialized_start=759
+  _globals['_STREAMRESULT']._serialized_end=1123
+  _globals['_STREAMRESULT_STATUS']._serialized_start=1015
+  _globals['_STREAMRESULT_STATUS']._serialized_end=1123
+  _globals['_ENHANCER']._serialized_start=1244
+  _globals['_ENHANCER']._serialized_end=1391
 # @@protoc_insertion_point(module_scope)

@@ -43,20 +43,22 @@ class EnhanceRequest(_message.Message):
     def __init__(self, frames: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
 
 class Timings(_message.Message):
-    __slots__ = ("decode_s", "align_s", "queue_s", "engine_s", "encode_s", "total_s")
+    __slots__ = ("decode_s", "align_s", "queue_s", "engine_s", "encode_s", "total_s", "engine_call_s")
     DECODE_S_FIELD_NUMBER: _ClassVar[int]
     ALIGN_S_FIELD_NUMBER: _ClassVar[int]
     QUEUE_S_FIELD_NUMBER: _ClassVar[int]
     ENGINE_S_FIELD_NUMBER: _ClassVar[int]
     ENCODE_S_FIELD_NUMBER: _ClassVar[int]
     TOTAL_S_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_CALL_S_FIELD_NUMBER: _ClassVar[int]
     decode_s: float
     align_s: float
     queue_s: float
     engine_s: float
     encode_s: float
     total_s: float
-    def __init__(self, decode_s: _Optional[float] = ..., align_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., engine_s: _Optional[float] = ..., encode_s: _Optional[float] = ..., total_s: _Optional[float] = ...) -> None: ...
+    engine_call_s: float
+    def __init__(self, decode_s: _Optional[float] = ..., align_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., engine_s: _Optional[float] = ..., encode_s: _Optional[float] = ..., total_s: _Optional[float] = ..., engine_call_s: _Optional[float] = ...) -> None: ...
 
 class EnhanceResponse(_message.Message):
     __slots__ = ("image", "frames_used", "timings", "replica", "sequence", "reason")

@@ -48,17 +48,17 @@ class EnhancerServicer:
             self._authenticate(context)
             request = _parse(pb.EnhanceRequest, data)
             started = time.perf_counter()
-            frames = await service.run_cpu(self._frames, list(request.frames))
-            decoded = time.perf_counter()
-            if request.camera_id:
-                service.admit()
-                try:
+            service.admit()  # before decoding: a refused request costs no pixel work
+            try:
+                frames = await service.run_cpu(self._frames, list(request.frames))
+                decoded = time.perf_counter()
+                if request.camera_id:
                     sequence = request.sequence if request.HasField("sequence") else None
                     result = await service.push(request.camera_id, frames, sequence)
-                finally:
-                    service.release()
-            else:
-                result = await service.enhance(frames)
+                else:
+                    result = await service.enhance(frames)
+            finally:
+                service.release()
             if result.status == "skipped":
                 raise _skipped(result)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
@@ -208,7 +208,8 @@ def _image(image: np.ndarray, output: int) -> tuple[pb.Image, float]:
 def _timings(result: Result, decode_s: float, encode_s: float, started: float) -> pb.Timings:
     t = result.timings
     return pb.Timings(decode_s=decode_s, align_s=t.get("align", 0.0), queue_s=t.get("queue", 0.0),
-                      engine_s=t.get("engine", 0.0), encode_s=encode_s,
+                      engine_s=t.get("engine", 0.0), engine_call_s=t.get("engine_call", 0.0),
+                      encode_s=encode_s,
                       total_s=time.perf_counter() - started)
 
 

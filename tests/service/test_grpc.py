@@ -53,6 +53,7 @@ def test_unary_enhance_mirrors_rest(server, stub):
     reply = stub.Enhance(pb.EnhanceRequest(frames=[image(f) for f in frames]))
     assert reply.frames_used == 4 and reply.replica == "replica-under-test"
     assert reply.timings.engine_s > 0 and reply.timings.total_s >= reply.timings.engine_s
+    assert reply.timings.engine_call_s >= reply.timings.engine_s
     files = [("frames", (f"{i}.png", png(f), "image/png")) for i, f in enumerate(frames)]
     rest = httpx.post(server.url + "/enhance", files=files, timeout=30)
     assert np.array_equal(unpng(reply.image.encoded), unpng(rest.content))

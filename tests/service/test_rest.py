@@ -29,7 +29,7 @@ def test_enhance_four_frames_returns_the_enhanced_last_frame(server):
     assert reply.headers["x-frames-used"] == "4"
     assert reply.headers["x-nightowl-replica"] == "replica-under-test"
     stages = dict(part.split(";dur=") for part in reply.headers["server-timing"].split(", "))
-    assert {"decode", "align", "queue", "engine", "encode", "total"} <= set(stages)
+    assert {"decode", "align", "queue", "engine", "engine_call", "encode", "total"} <= set(stages)
     image = unpng(reply.content)
     assert image.shape == frames[-1].shape and image.dtype == np.uint8
     assert image.mean() > 3 * frames[-1].mean()  # brighter than the dark input

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nightowl.service.engines import ort, tensorrt
 from nightowl.service.engines.base import Engine, warm_up
-from nightowl.service.engines.errors import BackendUnavailable
+from nightowl.service.engines.errors import BackendUnavailable, EngineError
 from nightowl.service.engines.files import ModelFile, resolve
 from nightowl.service.engines.profiles import ShapeProfile, gpu_name
 
@@ -45,26 +45,40 @@ def load_engine(model: str | Path, backend: str = "auto", *, models_dir: Path | 
         raise ValueError(f"backend must be 'auto' or one of {', '.join(BACKENDS)}, got "
                          f"{backend!r}")
     checked = resolve(model, models_dir)
-    options = dict(threads=threads, cache_dir=cache_dir, profile=profile, device_id=device_id)
-    engine = _auto(checked, options) if backend == "auto" else _start(checked, backend, options)
-    start = time.perf_counter()
-    shapes = list(warmup_shapes)
-    if not shapes and engine.backend != "onnxruntime-cpu":
-        # a GPU engine builds or tunes on its first run: do that now, at the profile's opt
-        shape = (profile or ShapeProfile()).opt
-        shapes = [shape[1:]]
-    warm_up(engine, checked.input_channels, shapes)
-    if shapes:
-        log.info("engine %s on %s warmed up on %s in %.1f s", checked.path.name, engine.backend,
-                 ", ".join(f"{h}x{w}" for h, w in shapes), time.perf_counter() - start)
-    return engine
+    options = dict(threads=threads, cache_dir=cache_dir, profile=profile, device_id=device_id,
+                   warmup_shapes=list(warmup_shapes))
+    return _auto(checked, options) if backend == "auto" else _start(checked, backend, options)
 
 
 def _start(model: ModelFile, backend: str, options: dict) -> Engine:
+    """Start ``backend`` and warm it up; a GPU backend whose first runs fail is unavailable
+    (under auto the next one is tried)."""
+    options = dict(options)
+    shapes = options.pop("warmup_shapes")
     if backend == "tensorrt":
-        return tensorrt.load(model, profile=options["profile"], cache_dir=options["cache_dir"],
-                             device_id=options["device_id"])
-    return ort.load(model, backend, **options)
+        engine: Engine = tensorrt.load(model, profile=options["profile"],
+                                       cache_dir=options["cache_dir"],
+                                       device_id=options["device_id"])
+    else:
+        engine = ort.load(model, backend, **options)
+    if not shapes and backend != "onnxruntime-cpu":
+        # a GPU engine builds or tunes on its first run: do that now, at the profile's opt
+        shapes = [(options["profile"] or ShapeProfile()).opt[1:]]
+    start = time.perf_counter()
+    try:
+        warm_up(engine, model.input_channels, shapes)
+    except EngineError:
+        raise
+    except Exception as error:  # the runtimes raise their own types
+        if backend == "onnxruntime-cpu":
+            raise EngineError(f"{model.path.name} failed its warm-up run on the CPU: "
+                              f"{error}") from error
+        raise BackendUnavailable(f"{backend} failed its warm-up run of {model.path.name} "
+                                 f"(building or running its engine): {error}") from None
+    if shapes:
+        log.info("engine %s on %s warmed up on %s in %.1f s", model.path.name, backend,
+                 ", ".join(f"{h}x{w}" for h, w in shapes), time.perf_counter() - start)
+    return engine
 
 
 def _auto(model: ModelFile, options: dict) -> Engine:

@@ -15,7 +15,13 @@ import numpy as np
 from nightowl.service.engines.base import check_batch
 from nightowl.service.engines.errors import BackendUnavailable, BatchError, ModelFileError
 from nightowl.service.engines.files import ModelFile
-from nightowl.service.engines.profiles import ShapeProfile, cache_key, gpu_name, tensorrt_version
+from nightowl.service.engines.profiles import (
+    DEFAULT_CACHE_DIR,
+    ShapeProfile,
+    cache_key,
+    gpu_name,
+    tensorrt_version,
+)
 
 log = logging.getLogger("nightowl.engines")
 
@@ -28,7 +34,8 @@ TRT_WORKSPACE = 4 << 30  # bytes TensorRT may use for tactics while building
 class OrtEngine:
     """A model in one ONNX Runtime session; see :class:`nightowl.service.engines.Engine`."""
 
-    def __init__(self, model: ModelFile, backend: str, session, details: dict) -> None:
+    def __init__(self, model: ModelFile, backend: str, session, details: dict,
+                 profile: ShapeProfile | None = None) -> None:
         self.model = model
         self.name = model.path.name
         self.backend = backend
@@ -37,8 +44,7 @@ class OrtEngine:
         self._session = session
         self._output = model.output_name
         self._details = details
-        self._profile: ShapeProfile | None = details.get("profile_obj")
-        self._details.pop("profile_obj", None)
+        self._profile = profile  # TensorRT's accepted shapes; None: any
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         batch = check_batch(batch, self.model)
@@ -73,12 +79,22 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1  # one chain of convolutions: no parallel branches to run
     options.intra_op_num_threads = threads or 0  # 0: one per physical core
-    details: dict = {"threads": threads or "onnxruntime default (physical cores)"}
+    # Idle worker threads sleep instead of spinning: the server aligns frames (OpenCV) and
+    # serves requests on the same cores, and spinning threads take their time (bench/README).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    details: dict = {"threads": threads or "onnxruntime default (physical cores)",
+                     "spinning": False}
     if backend == "onnxruntime-cpu":
         providers: list = ["CPUExecutionProvider"]
     else:
-        providers, details = _gpu_providers(model, backend, device_id, cache_dir, profile,
-                                            ort.__version__, details)
+        providers, details, profile = _gpu_providers(model, backend, device_id, cache_dir,
+                                                     profile, ort.__version__, details)
+        preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21
+        if preload is not None:
+            try:  # CUDA and cuDNN from the nvidia-* wheels, when that is where they are
+                preload()
+            except Exception as error:  # a failed preload only costs a fallback
+                log.info("onnxruntime.preload_dlls failed (%s); relying on the system's", error)
     try:
         session = ort.InferenceSession(str(model.path), options, providers=providers)
     except Exception as error:  # onnxruntime raises its own exception types
@@ -92,12 +108,13 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
         raise BackendUnavailable(f"onnxruntime fell back to {active[0]} for {model.path.name}: "
                                  f"{provider} could not start (no CUDA device, or its CUDA, "
                                  f"cuDNN or TensorRT libraries are missing)")
-    return OrtEngine(model, backend, session, details)
+    return OrtEngine(model, backend, session, details,
+                     profile if backend == "onnxruntime-tensorrt" else None)
 
 
 def _gpu_providers(model: ModelFile, backend: str, device_id: int, cache_dir: Path | None,
                    profile: ShapeProfile | None, ort_version: str,
-                   details: dict) -> tuple[list, dict]:
+                   details: dict) -> tuple[list, dict, ShapeProfile | None]:
     gpu = gpu_name(device_id)
     if gpu is None:
         raise BackendUnavailable(f"no CUDA GPU {device_id} found (neither cuda-python nor "
@@ -105,12 +122,11 @@ def _gpu_providers(model: ModelFile, backend: str, device_id: int, cache_dir: Pa
     cuda = {"device_id": device_id, "cudnn_conv_algo_search": "EXHAUSTIVE"}
     details = {**details, "gpu": gpu, "device_id": device_id}
     if backend == "onnxruntime-cuda":
-        return [("CUDAExecutionProvider", cuda)], details
+        return [("CUDAExecutionProvider", cuda)], details, None
     trt = tensorrt_version()
     if trt is None:
         raise BackendUnavailable("TensorRT is not installed (the gpu extra's tensorrt package "
                                  "provides the libraries the TensorRT execution provider loads)")
-    from nightowl.service.engines.profiles import DEFAULT_CACHE_DIR
 
     profile = profile or ShapeProfile()
     folder = (cache_dir or DEFAULT_CACHE_DIR) / cache_key(
@@ -131,7 +147,7 @@ def _gpu_providers(model: ModelFile, backend: str, device_id: int, cache_dir: Pa
     }
     log.info("engine cache for %s on %s: %s", model.path.name, backend, folder)
     details = {**details, "tensorrt": trt, "precision": "fp16", "cache": str(folder),
-               "profile": {"min": profile.min, "opt": profile.opt, "max": profile.max},
-               "profile_obj": profile}
+               "profile": {"min": profile.min, "opt": profile.opt, "max": profile.max}}
     # CUDA runs whatever TensorRT cannot take; nothing falls through to the CPU
-    return [("TensorrtExecutionProvider", options), ("CUDAExecutionProvider", cuda)], details
+    return ([("TensorrtExecutionProvider", options), ("CUDAExecutionProvider", cuda)], details,
+            profile)

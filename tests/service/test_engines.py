@@ -129,24 +129,26 @@ def test_describe_has_the_manifest_entry_backend_and_threads():
         MODELS / "sim_l1.onnx")
     assert described["backend"] == "onnxruntime-cpu" == engine.backend
     assert described["providers"] == ["CPUExecutionProvider"]
-    assert described["threads"] == 1
+    assert described["threads"] == 1 and described["spinning"] is False
     json.dumps(described)  # served as JSON
 
 
 def test_warm_up_runs_every_configured_shape_before_returning(monkeypatch):
     seen = []
-    start = loading._start
+    start = loading.ort.load
 
-    def spying(model, backend, options):
-        engine = start(model, backend, options)
-        counting = CountingEngine(engine)
-        seen.append(counting)
-        counting.backend = engine.backend
-        return counting
+    def spying(*args, **kwargs):
+        seen.append(CountingEngine(start(*args, **kwargs)))
+        return seen[-1]
 
-    monkeypatch.setattr(loading, "_start", spying)
+    monkeypatch.setattr(loading.ort, "load", spying)
     load_engine("sim_l1.onnx", "onnxruntime-cpu", warmup_shapes=[(36, 64), (97, 61)])
     assert seen[0].calls == [(1, 3, 36, 64), (1, 3, 97, 61)]
+
+
+def test_a_warm_up_shape_the_model_cannot_take_fails_the_load():
+    with pytest.raises(BatchError, match="B, H, W >= 1"):
+        load_engine("sim_l1.onnx", "onnxruntime-cpu", warmup_shapes=[(0, 64)])
 
 
 def test_missing_file_is_refused_naming_it(models):

@@ -245,6 +245,7 @@ class EnhanceService:
         while True:
             await asyncio.sleep(period)
             self.rates.forget(self.buffers.evict_idle())
+            self.rates.prune()  # also ids that never got a buffer (refused, or bad frames)
             self.metrics.cameras.set(len(self.buffers))
 
 

@@ -48,6 +48,19 @@ class RateLimiter:
                               retry_after=max(1, round(wait + 0.5)))
         self._buckets[key] = (tokens - 1.0, now)
 
+    def prune(self) -> int:
+        """Drop buckets that have filled up again (their keys went quiet); returns how many.
+        Keeps the table bounded by the keys active in the last ``burst / rate`` seconds."""
+        now = self.clock()
+        full = [k for k, (tokens, then) in self._buckets.items()
+                if tokens + (now - then) * self.rate >= self.burst]
+        for key in full:
+            del self._buckets[key]
+        return len(full)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def forget(self, keys: list[str]) -> None:
         for key in keys:
             self._buckets.pop(key, None)

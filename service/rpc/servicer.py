@@ -136,6 +136,7 @@ class EnhancerServicer:
                 image = await service.run_cpu(self._frames, [frame.image])
             sequence = frame.sequence if frame.HasField("sequence") else None
             staged = service.stage(echo["camera_id"], image, sequence, owner)
+            echo["sequence"] = staged.sequence if isinstance(staged, Result) else staged[1]
         except ServiceError as error:
             state["busy"] -= 1
             service.release()

@@ -98,12 +98,13 @@ def test_stream_duplicates_and_late_frames_are_skipped_with_reason(stub):
     assert "duplicate" in results[2].reason and "late" in results[3].reason
 
 
-def test_stream_camera_id_from_metadata(stub):
+def test_stream_camera_id_from_metadata_and_sequence_assigned(stub):
     frames = sequence(7, 5)
-    messages = [pb.StreamFrame(sequence=t, image=image(f)) for t, f in enumerate(frames[:2])]
+    messages = [pb.StreamFrame(image=image(f)) for f in frames[:3]]  # no ids, no numbers
     results = list(stub.Stream(iter(messages), metadata=[("x-camera-id", "meta-cam")]))
-    assert [r.camera_id for r in results] == ["meta-cam", "meta-cam"]
-    assert results[1].frames_used == 2
+    assert [r.camera_id for r in results] == ["meta-cam"] * 3
+    assert [r.sequence for r in results] == [0, 1, 2]
+    assert [r.frames_used for r in results] == [1, 2, 3]
 
 
 def test_stream_end_frees_its_cameras(server, stub):

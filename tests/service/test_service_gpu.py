@@ -39,5 +39,6 @@ def test_gpu_server_matches_the_cpu_server(engines, cuda_engines):
                 for t, f in enumerate(frames))))
             answers.append((rest, unpng(stream[-1].image.encoded)))
     (cpu_rest, cpu_stream), (gpu_rest, gpu_stream) = answers
-    assert np.abs(cpu_rest.astype(int) - gpu_rest).max() <= 1
-    assert np.abs(cpu_stream.astype(int) - gpu_stream).max() <= 1
+    for cpu, gpu in ((cpu_rest, gpu_rest), (cpu_stream, gpu_stream)):
+        difference = np.abs(cpu.astype(int) - gpu)  # the same alignment (CPU); fp32 engines
+        assert difference.max() <= 2 and difference.mean() < 0.1

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nightowl.service.core import EnhanceService
+from nightowl.service.metrics import Metrics
 from nightowl.service.rest.app import create_app
 from nightowl.service.rpc import enhance_pb2
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
@@ -34,32 +35,44 @@ class _Uvicorn(uvicorn.Server):
 
 
 class Server:
-    """REST (uvicorn) and gRPC (grpc.aio) serving ``service``; ``start`` then ``stop``."""
+    """REST (uvicorn) and gRPC (grpc.aio) on one event loop: ``start`` listens (health
+    NOT_SERVING, /readyz 503), ``attach`` puts a loaded service behind both (SERVING), ``stop``
+    shuts down gracefully."""
 
-    def __init__(self, settings: Settings, service: EnhanceService) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
-        self.service = service
+        self.metrics = metrics or Metrics()
+        self.service: EnhanceService | None = None
         self.health = health.aio.HealthServicer()
         self.port = 0  # bound REST port, after start
         self.grpc_port = 0  # bound gRPC port, after start
+        self._app = create_app(settings, self.metrics)
+        self._servicer = EnhancerServicer(settings, self.metrics)
         self._grpc: grpc.aio.Server | None = None
         self._rest: _Uvicorn | None = None
         self._rest_task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        await self.service.start()
+        for name in ("", SERVICE):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._start_grpc()
         await self._start_rest()
+        log.info("listening: REST on %s:%d, gRPC on %s:%d (replica %s)", self.settings.host,
+                 self.port, self.settings.host, self.grpc_port, self.settings.replica_id)
+
+    async def attach(self, service: EnhanceService) -> None:
+        """Serve ``service`` (loaded and warmed up) from now on."""
+        await service.start()
+        self.service = self._servicer.service = self._app.state.service = service
         for name in ("", SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving REST on %s:%d and gRPC on %s:%d (replica %s)", self.settings.host,
-                 self.port, self.settings.host, self.grpc_port, self.settings.replica_id)
+        log.info("ready: serving %s on %s", service.engines["multi"].name,
+                 service.engines["multi"].backend)
 
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_s
         await self.health.enter_graceful_shutdown()
-        finished = await self.service.drain(grace)
-        if not finished:
+        if self.service is not None and not await self.service.drain(grace):
             log.warning("frames still in flight after %.1f s of grace; stopping anyway", grace)
         if self._rest is not None:
             self._rest.should_exit = True
@@ -67,14 +80,15 @@ class Server:
             await self._grpc.stop(min(grace, 1.0))
         if self._rest_task is not None:
             await self._rest_task
-        await self.service.close()
+        if self.service is not None:
+            await self.service.close()
 
     async def _start_grpc(self) -> None:
         limit = self.settings.grpc_max_message_bytes
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                           ("grpc.max_send_message_length", limit),
                                           ("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers((EnhancerServicer(self.service).handler(),))
+        server.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = (enhance_pb2.DESCRIPTOR.services_by_name["Enhancer"].full_name,
                  health.SERVICE_NAME, reflection.SERVICE_NAME)
@@ -99,7 +113,7 @@ class Server:
         if self.settings.tls_cert is not None:
             tls = {"ssl_certfile": str(self.settings.tls_cert),
                    "ssl_keyfile": str(self.settings.tls_key)}
-        config = uvicorn.Config(create_app(self.service), log_config=None, access_log=False,
+        config = uvicorn.Config(self._app, log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1,
                                 server_header=False, **tls)
         self._rest = _Uvicorn(config)
@@ -111,12 +125,17 @@ class Server:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Load the model, serve until ``stop`` is set, then shut down gracefully."""
-    loop = asyncio.get_running_loop()
-    service = await loop.run_in_executor(None, EnhanceService.load, settings)
-    server = Server(settings, service)
+    """Listen at once, load the model (readiness stays 503 meanwhile), serve until ``stop`` is
+    set, then shut down gracefully."""
+    server = Server(settings)
     await server.start()
     try:
-        await stop.wait()
+        loading = asyncio.get_running_loop().run_in_executor(
+            None, EnhanceService.load, settings, server.metrics)
+        done, _ = await asyncio.wait([loading, asyncio.ensure_future(stop.wait())],
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if loading in done:
+            await server.attach(loading.result())
+            await stop.wait()
     finally:
         await server.stop()

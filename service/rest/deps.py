@@ -8,14 +8,18 @@ from fastapi import Depends, Header, Request
 
 from nightowl.service.auth import check_bearer
 from nightowl.service.core import EnhanceService
+from nightowl.service.errors import NotReady
 
 
 def get_service(request: Request) -> EnhanceService:
-    return request.app.state.service
+    service = request.app.state.service
+    if service is None:
+        raise NotReady("starting: the model is still loading", retry_after=1)
+    return service
 
 
 def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    check_bearer(authorization, request.app.state.service.settings.api_keys)
+    check_bearer(authorization, request.app.state.settings.api_keys)
 
 
 Service = Annotated[EnhanceService, Depends(get_service)]

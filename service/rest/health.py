@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nightowl.service.errors import NotReady
@@ -19,14 +19,15 @@ async def healthz() -> dict:
 @router.get("/readyz", summary="Ready: model loaded and warmed up, not shutting down")
 async def readyz(service: Service) -> dict:
     if not service.ready:
-        raise NotReady("shutting down" if service.draining else "starting: model not loaded yet")
+        raise NotReady("shutting down" if service.draining else "starting")
     return {"status": "ready", "model": service.engines["multi"].name,
             "backend": service.engines["multi"].backend}
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics(service: Service) -> Response:
-    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/model", summary="The loaded model: manifest entry, backend, alignment",

@@ -18,9 +18,11 @@ from google.protobuf.message import DecodeError
 
 from nightowl.service.auth import check_bearer
 from nightowl.service.core import EnhanceService, Result
-from nightowl.service.errors import BadRequest, FrameSkipped, ServiceError
+from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceError
 from nightowl.service.images import decode, encode, from_raw
+from nightowl.service.metrics import Metrics
 from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.settings import Settings
 
 SERVICE = "nightowl.v1.Enhancer"
 _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
@@ -30,8 +32,12 @@ _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS
 
 
 class EnhancerServicer:
-    def __init__(self, service: EnhanceService) -> None:
-        self.service = service
+    """Serves ``service`` once it is attached; until then every call is UNAVAILABLE."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.service: EnhanceService | None = None
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The rpc handlers, taking raw bytes so that parsing errors are ours to report."""
@@ -43,9 +49,9 @@ class EnhancerServicer:
 
     # --- unary -----------------------------------------------------------------------------------
     async def enhance(self, data: bytes, context: grpc.aio.ServicerContext) -> pb.EnhanceResponse:
-        service = self.service
         try:
             self._authenticate(context)
+            service = self._loaded()
             request = _parse(pb.EnhanceRequest, data)
             started = time.perf_counter()
             service.admit()  # before decoding: a refused request costs no pixel work
@@ -63,7 +69,7 @@ class EnhancerServicer:
                 raise _skipped(result)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
         except ServiceError as error:
-            service.metrics.errors.labels("grpc", error.kind.slug).inc()
+            self.metrics.errors.labels("grpc", error.kind.slug).inc()
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
         return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
@@ -76,6 +82,7 @@ class EnhancerServicer:
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamResult]:
         try:
             self._authenticate(context)
+            self._loaded()
         except ServiceError as error:
             await _abort(context, error)
         default_camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
@@ -165,7 +172,7 @@ class EnhancerServicer:
     # --- helpers ---------------------------------------------------------------------------------
     def _frames(self, images: list[pb.Image]) -> list[np.ndarray]:
         """Decode Image messages (runs in the cpu executor)."""
-        limit = self.service.settings.max_pixels
+        limit = self.settings.max_pixels
         if not images:
             raise BadRequest("no frames; send 1 to 4 frames, oldest first")
         frames = []
@@ -183,7 +190,12 @@ class EnhancerServicer:
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
-        check_bearer(metadata.get("authorization"), self.service.settings.api_keys)
+        check_bearer(metadata.get("authorization"), self.settings.api_keys)
+
+    def _loaded(self) -> EnhanceService:
+        if self.service is None:
+            raise NotReady("starting: the model is still loading", retry_after=1)
+        return self.service
 
 
 def _parse(kind, data: bytes):
@@ -243,6 +255,7 @@ def _done(message: pb.StreamResult) -> asyncio.Future:
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+    """End the call with ``error``'s status code, detail and Retry-After (trailing metadata)."""
     metadata = (("retry-after", str(error.retry_after)),) if error.retry_after else ()
     await context.abort(grpc.StatusCode[error.kind.grpc_code], error.detail,
                         trailing_metadata=metadata)

@@ -22,7 +22,7 @@ from nightowl.training.scenes import SceneConfig
 SIZE = (64, 48)  # (width, height) of test frames
 
 
-def test_settings(**overrides) -> Settings:
+def service_settings(**overrides) -> Settings:
     # scene_change off: at 64x48 a vehicle fills so much of the frame that consecutive frames
     # can look like a new scene (the test is tuned for >= 160x120; test_buffers covers it)
     # queues deep enough that tests sending a burst of frames on one stream see no skips
@@ -58,12 +58,14 @@ class Running:
 @contextlib.contextmanager
 def running(engines: dict[str, Engine], **overrides) -> Iterator[Running]:
     """Serve ``engines`` with test settings (+ overrides) until the block ends."""
-    settings = test_settings(**overrides)
+    settings = service_settings(**overrides)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    server = Server(settings, EnhanceService(settings, engines))
+    server = Server(settings)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    service = EnhanceService(settings, engines, server.metrics)
+    asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
     try:
         yield Running(server, loop)
     finally:

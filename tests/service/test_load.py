@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -13,9 +14,11 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from nightowl.service.core import EnhanceService
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
-from tests.service.serving import png, running, sequence
+from nightowl.service.server import Server
+from tests.service.serving import png, running, sequence, service_settings
 
 OK, WARMING, SKIPPED = (pb.StreamResult.STATUS_OK, pb.StreamResult.STATUS_WARMING_UP,
                         pb.StreamResult.STATUS_SKIPPED)
@@ -177,3 +180,40 @@ def test_graceful_shutdown_finishes_in_flight_frames(engines):
         with pytest.raises(httpx.ConnectError):
             httpx.get(server.url + "/healthz", timeout=5)
         watch.cancel()
+
+
+def test_listening_before_the_model_is_loaded_is_not_ready(engines):
+    settings = service_settings()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = Server(settings)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    try:
+        url, target = f"http://127.0.0.1:{server.port}", f"127.0.0.1:{server.grpc_port}"
+        assert httpx.get(url + "/healthz").status_code == 200
+        starting = httpx.get(url + "/readyz")
+        assert starting.status_code == 503 and "starting" in starting.json()["detail"]
+        files = [("frames", ("0.png", png(sequence(5, 5)[0]), "image/png"))]
+        assert httpx.post(url + "/enhance", files=files).status_code == 503
+        assert httpx.get(url + "/metrics").status_code == 200
+        with grpc.insecure_channel(target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            check = health.Check(health_pb2.HealthCheckRequest(service="nightowl.v1.Enhancer"))
+            assert check.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            stub = enhance_pb2_grpc.EnhancerStub(channel)
+            request = pb.EnhanceRequest(frames=[raw(sequence(5, 5)[0])])
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Enhance(request)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            service = EnhanceService(settings, engines, server.metrics)
+            asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
+            assert httpx.get(url + "/readyz").status_code == 200
+            assert health.Check(health_pb2.HealthCheckRequest()).status == (
+                health_pb2.HealthCheckResponse.SERVING)
+            assert stub.Enhance(request).frames_used == 1
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
@@ -29,6 +30,16 @@ _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
             pb.OUTPUT_FORMAT_JPEG: "jpeg"}
 _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
            "skipped": pb.StreamResult.STATUS_SKIPPED}
+
+
+@dataclass
+class _StreamState:
+    """One stream's bookkeeping."""
+
+    owner: object = field(default_factory=object)  # owns the stream's cameras in the buffers
+    default_camera: str = ""  # metadata x-camera-id, for frames without a camera id
+    frames: int = 0  # messages received
+    busy: int = 0  # frames admitted and not yet answered
 
 
 class EnhancerServicer:
@@ -85,13 +96,11 @@ class EnhancerServicer:
             self._loaded()
         except ServiceError as error:
             await _abort(context, error)
-        default_camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
-        owner = object()  # this stream, as the owner of its cameras
-        results: asyncio.Queue = asyncio.Queue(self.service.settings.stream_queue_limit * 4)
-        state = {"frames": 0, "busy": 0}
+        state = _StreamState(
+            default_camera=dict(context.invocation_metadata() or ()).get("x-camera-id", ""))
+        results: asyncio.Queue = asyncio.Queue(self.settings.stream_queue_limit * 4)
         self.service.metrics.streams.inc()
-        reader = asyncio.get_running_loop().create_task(
-            self._read(requests, results, owner, default_camera, state))
+        reader = asyncio.get_running_loop().create_task(self._read(requests, results, state))
         try:
             while True:
                 item = await results.get()
@@ -99,26 +108,25 @@ class EnhancerServicer:
                     break
                 yield await item
             await reader  # re-raises a failure of the reader
-            if state["frames"] == 0:
+            if state.frames == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))
         finally:
             reader.cancel()
-            self.service.release_owner(owner)
+            self.service.release_owner(state.owner)
             self.service.metrics.streams.dec()
 
-    async def _read(self, requests: AsyncIterator[bytes], results: asyncio.Queue, owner: object,
-                    default_camera: str, state: dict) -> None:
+    async def _read(self, requests: AsyncIterator[bytes], results: asyncio.Queue,
+                    state: _StreamState) -> None:
         """Take each frame in order; queue an awaitable of its StreamResult."""
         try:
             async for data in requests:
-                state["frames"] += 1
-                await results.put(await self._take(data, owner, default_camera, state))
+                state.frames += 1
+                await results.put(await self._take(data, state))
         finally:
             await results.put(None)
 
-    async def _take(self, data: bytes, owner: object, default_camera: str,
-                    state: dict) -> asyncio.Future:
+    async def _take(self, data: bytes, state: _StreamState) -> asyncio.Future:
         """Stage one frame into its camera's buffer now; the result is computed in a task."""
         service = self.service
         started = time.perf_counter()
@@ -126,26 +134,26 @@ class EnhancerServicer:
         echo = {}
         try:
             frame = _parse(pb.StreamFrame, data)
-            echo = dict(camera_id=frame.camera_id or default_camera, sequence=frame.sequence,
+            echo = dict(camera_id=frame.camera_id or state.default_camera, sequence=frame.sequence,
                         capture_time_us=frame.capture_time_us)
-            if state["busy"] >= service.settings.stream_queue_limit:
+            if state.busy >= service.settings.stream_queue_limit:
                 return _done(_message(Result("skipped", reason=(
-                    f"this stream already has {state['busy']} frames in flight (its limit); "
+                    f"this stream already has {state.busy} frames in flight (its limit); "
                     "frame dropped under overload")), echo, service))
             service.admit()
         except ServiceError as error:
             return _done(_failure(error, echo, service))
-        state["busy"] += 1
+        state.busy += 1
         try:
             if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
                 image = self._frames([frame.image])
             else:  # decoding takes milliseconds: off the event loop
                 image = await service.run_cpu(self._frames, [frame.image])
             sequence = frame.sequence if frame.HasField("sequence") else None
-            staged = service.stage(echo["camera_id"], image, sequence, owner)
+            staged = service.stage(echo["camera_id"], image, sequence, state.owner)
             echo["sequence"] = staged.sequence if isinstance(staged, Result) else staged[1]
         except ServiceError as error:
-            state["busy"] -= 1
+            state.busy -= 1
             service.release()
             return _done(_failure(error, echo, service))
         decode_s = time.perf_counter() - started
@@ -153,7 +161,7 @@ class EnhancerServicer:
                                                   state))
 
     async def _finish(self, staged, echo: dict, output: int, decode_s: float, started: float,
-                      state: dict) -> pb.StreamResult:
+                      state: _StreamState) -> pb.StreamResult:
         service = self.service
         try:
             result = staged if isinstance(staged, Result) else await service.process(staged)
@@ -162,7 +170,7 @@ class EnhancerServicer:
         except ServiceError as error:
             return _failure(error, echo, service)
         finally:
-            state["busy"] -= 1
+            state.busy -= 1
             service.release()
         message = _message(result, echo, service, image)
         message.timings.CopyFrom(_timings(result, decode_s, encode_s, started))

@@ -34,15 +34,18 @@ def test_serve_starts_both_servers_and_stops_on_sigterm():
 def _check(process: subprocess.Popen, port: int, grpc_port: int) -> None:
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while True:  # listening at once, ready (200) once the model is loaded
             assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "server not ready in 60 s"
             try:
                 ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start in 60 s"
-                time.sleep(0.2)
-        assert ready.status_code == 200 and ready.headers["x-nightowl-replica"] == "from-env"
+                ready = None
+            if ready is not None and ready.status_code == 200:
+                break
+            assert ready is None or ready.status_code == 503
+            time.sleep(0.2)
+        assert ready.headers["x-nightowl-replica"] == "from-env"
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
             assert check.status == health_pb2.HealthCheckResponse.SERVING

@@ -164,7 +164,9 @@ def test_graceful_shutdown_finishes_in_flight_frames(engines):
         with ThreadPoolExecutor(6) as pool:
             pending = [pool.submit(httpx.post, server.url + "/enhance", files=files, timeout=60)
                        for _ in range(6)]
+            deadline = time.monotonic() + 30
             while server.service.in_flight.count < 2:
+                assert time.monotonic() < deadline, "requests never overlapped"
                 time.sleep(0.005)
             stopping = threading.Thread(target=server.call, args=(server.server.stop(),))
             stopping.start()

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "train a network from an experiment config (needs the train extra)"),
     "export": ("nightowl.training.export_command",
                "export trained networks to ONNX in models/, or --check the shipped ones"),
+    "serve": ("nightowl.service.serve_command",
+              "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
 }
 
 

@@ -1,0 +1,22 @@
+"""What routes share, as Annotated dependencies: the service, and the API-key check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from nightowl.service.auth import check_bearer
+from nightowl.service.core import EnhanceService
+
+
+def get_service(request: Request) -> EnhanceService:
+    return request.app.state.service
+
+
+def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    check_bearer(authorization, request.app.state.service.settings.api_keys)
+
+
+Service = Annotated[EnhanceService, Depends(get_service)]
+Authorised = Depends(authorised)

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import grpc
 import numpy as np
 import pytest
 from router_harness import free_port
 
-grpc = pytest.importorskip("grpc")
-pb = pytest.importorskip("nightowl.service.rpc.enhance_pb2")
-pb_grpc = pytest.importorskip("nightowl.service.rpc.enhance_pb2_grpc")
+from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.rpc import enhance_pb2_grpc as pb_grpc
 
 SIZE = (48, 64)  # (H, W) of every frame
 CAMERAS = 12  # per protocol

@@ -1,9 +1,10 @@
 """Scale-out on one machine: two `nightowl serve` replicas behind the real router (Debian's nginx,
-rendered from docker/nginx/), many cameras over REST and gRPC, one replica stopped half-way.
+rendered from docker/nginx/), many cameras over REST and gRPC, one replica stopped half-way and
+started again.
 
-Every camera's frames must land on one replica, the results must be those of a direct call to
-a single replica, and the cameras of the stopped replica must move to the other and warm up
-there again, with no status but warming_up and ok."""
+Every camera's frames must land on one replica, the cameras of the stopped replica must move to
+the other and warm up there again with no status but warming_up and ok, the others must go on
+undisturbed, and every image must be the one a direct call to a single replica gives."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +38,45 @@ WORKERS = 8  # cameras sent at once
 
 @dataclass
 class Replica:
+    """One `nightowl serve` process on 127.0.0.1; start() again reuses its name and ports."""
+
     name: str
-    port: int
-    grpc_port: int
-    process: subprocess.Popen
-    log: Path
+    folder: Path
+    port: int = field(default_factory=free_port)  # REST
+    grpc_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "NIGHTOWL_REPLICA_ID": self.name, "NIGHTOWL_HOST": "127.0.0.1",
+               "NIGHTOWL_PORT": str(self.port), "NIGHTOWL_GRPC_PORT": str(self.grpc_port),
+               "NIGHTOWL_BACKEND": "onnxruntime-cpu", "NIGHTOWL_THREADS": "1",
+               "NIGHTOWL_WARMUP_SIZES": f"[[{SIZE[0]}, {SIZE[1]}]]",
+               "NIGHTOWL_SHUTDOWN_GRACE_S": "2"}
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nightowl.service.cli", "serve"], env=env, stdout=out,
+                stderr=subprocess.STDOUT)
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.name}.log"
+
+    def wait_until_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                connection.request("GET", "/readyz")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout} s: "
+                           f"{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -58,51 +93,20 @@ class Answer:
     image: np.ndarray | None = field(repr=False)
 
 
-def start_replicas(names: Sequence[str], folder: Path) -> list[Replica]:
-    replicas = []
-    for name in names:
-        port, grpc_port = free_port(), free_port()
-        env = {**os.environ, "NIGHTOWL_REPLICA_ID": name, "NIGHTOWL_HOST": "127.0.0.1",
-               "NIGHTOWL_PORT": str(port), "NIGHTOWL_GRPC_PORT": str(grpc_port),
-               "NIGHTOWL_BACKEND": "onnxruntime-cpu", "NIGHTOWL_THREADS": "1",
-               "NIGHTOWL_WARMUP_SIZES": f"[[{SIZE[0]}, {SIZE[1]}]]",
-               "NIGHTOWL_SHUTDOWN_GRACE_S": "2"}
-        log = folder / f"{name}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen([sys.executable, "-m", "nightowl.service.cli", "serve"],
-                                       env=env, stdout=out, stderr=subprocess.STDOUT)
-        replicas.append(Replica(name, port, grpc_port, process, log))
-    for replica in replicas:
-        wait_until_ready(replica)
-    return replicas
-
-
-def wait_until_ready(replica: Replica, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert replica.process.poll() is None, replica.log.read_text()[-3000:]
-        connection = http.client.HTTPConnection("127.0.0.1", replica.port, timeout=2)
-        try:
-            connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise TimeoutError(f"{replica.name} not ready after {timeout} s: "
-                       f"{replica.log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def replicas(tmp_path) -> Iterator[list[Replica]]:
-    started = start_replicas(["replica-a", "replica-b"], tmp_path)
-    yield started
+    started = [Replica("replica-a", tmp_path), Replica("replica-b", tmp_path)]
     for replica in started:
-        if replica.process.poll() is None:
-            replica.process.kill()
-            replica.process.wait(timeout=30)
+        replica.start()
+    try:
+        for replica in started:
+            replica.wait_until_ready()
+        yield started
+    finally:
+        for replica in started:
+            if replica.process.poll() is None:
+                replica.process.kill()
+                replica.process.wait(timeout=30)
 
 
 def camera_frames(camera: int, count: int) -> list[bytes]:
@@ -198,6 +202,19 @@ class GrpcCamera:
         self._channel.close()
 
 
+def replica_answering(port: int, camera: str) -> str:
+    """The replica behind GET /healthz for ``camera`` (the router hashes it like its frames)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", f"/healthz?camera_id={camera}")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 200
+    return response.getheader("X-Nightowl-Replica")
+
+
 def connect(ports: tuple[int, int], camera: str, prefix: str = "") -> RestCamera | GrpcCamera:
     """Cameras named grpc-* stream by gRPC; the others use REST, even numbers naming the camera
     in the query and odd ones in the header. ``ports``: (REST, gRPC); the camera id sent is
@@ -208,11 +225,13 @@ def connect(ports: tuple[int, int], camera: str, prefix: str = "") -> RestCamera
 
 
 def send_all(clients: dict[str, RestCamera | GrpcCamera], frames: dict[str, list[bytes]],
-             phase: slice) -> dict[str, list[Answer]]:
-    """Every camera's frames of ``phase``, in order per camera, WORKERS cameras at a time."""
+             phase: slice | dict[str, slice]) -> dict[str, list[Answer]]:
+    """Every camera's frames of ``phase`` (or of its own phase), in order per camera, WORKERS
+    cameras at a time."""
 
     def send(camera: str) -> list[Answer]:
-        numbered = enumerate(frames[camera][phase], phase.start)
+        own = phase[camera] if isinstance(phase, dict) else phase
+        numbered = enumerate(frames[camera][own], own.start)
         return [clients[camera].send(png, sequence) for sequence, png in numbered]
 
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -235,12 +254,15 @@ def assert_same_images(answers: list[Answer], reference: list[Answer]) -> None:
 
 def test_cameras_stick_to_one_replica_and_move_when_it_stops(replicas, start_router):
     first, second = replicas
-    router = start_router([f"127.0.0.1:{r.port}" for r in replicas],
-                          [f"127.0.0.1:{r.grpc_port}" for r in replicas])
+    # a refused replica is tried again after 1 s (fail_timeout), not the default 10 s
+    router = start_router(
+        [f"127.0.0.1:{r.port} max_fails=1 fail_timeout=1s" for r in replicas],
+        [f"127.0.0.1:{r.grpc_port} max_fails=1 fail_timeout=1s" for r in replicas])
+    routed = (router.rest_port, router.grpc_port)
     names = [f"rest-{i}" for i in range(CAMERAS)] + [f"grpc-{i}" for i in range(CAMERAS)]
-    frames = {camera: camera_frames(i, 2 * FRAMES) for i, camera in enumerate(names)}
-    cameras = {camera: connect((router.rest_port, router.grpc_port), camera) for camera in names}
-    before, after = slice(0, FRAMES), slice(FRAMES, 2 * FRAMES)
+    frames = {camera: camera_frames(i, 3 * FRAMES) for i, camera in enumerate(names)}
+    cameras = {camera: connect(routed, camera) for camera in names}
+    before, during, back = (slice(k * FRAMES, (k + 1) * FRAMES) for k in range(3))
 
     # every camera on one replica, both replicas in use, each camera warming up once
     start = send_all(cameras, frames, before)
@@ -251,42 +273,58 @@ def test_cameras_stick_to_one_replica_and_move_when_it_stops(replicas, start_rou
         home[camera] = replicas_seen.pop()
         assert_warms_up_then_full(answers)
     assert set(home.values()) == {first.name, second.name}
+    stayed = [camera for camera in names if home[camera] == second.name]
+    moved = [camera for camera in names if home[camera] == first.name]
 
     # one replica stops: its cameras move to the other and warm up again; the others go on
     # (a gRPC stream to the stopped replica breaks, and its camera opens a new one)
     first.stop()
-    moved = send_all(cameras, frames, after)
-    for camera, answers in moved.items():
+    away = send_all(cameras, frames, during)
+    for camera, answers in away.items():
         assert {a.replica for a in answers} == {second.name}, camera
-        if home[camera] == first.name:
+        if camera in moved:
             assert_warms_up_then_full(answers)
         else:
             assert [(a.status, a.frames_used) for a in answers] == [("ok", 4)] * FRAMES
-            assert cameras[camera].broken == []
+    broken = {camera: client.broken for camera, client in cameras.items() if client.broken}
+    assert broken == {camera: ["UNAVAILABLE"] for camera in moved if camera.startswith("grpc")}
+
+    # it comes back: its REST cameras return to it and warm up there once more; a gRPC stream
+    # stays on the replica it opened on, so those cameras go on where they are
+    first.start()
+    first.wait_until_ready()
+    # nginx has no active health checks: once fail_timeout has passed, the next request that
+    # hashes to the replica tries it, and requests racing that first one still go elsewhere.
+    # One request without frames takes that first try here, so every frame below is settled.
+    time.sleep(1.1)
+    probe = next(camera for camera in moved if camera.startswith("rest"))
+    assert replica_answering(router.rest_port, probe) == first.name
+    returned = send_all(cameras, frames, back)
+    for camera, answers in returned.items():
+        if camera in moved and camera.startswith("rest"):
+            assert {a.replica for a in answers} == {first.name}, camera
+            assert_warms_up_then_full(answers)
+        else:
+            assert {a.replica for a in answers} == {second.name}, camera
+            assert [(a.status, a.frames_used) for a in answers] == [("ok", 4)] * FRAMES
     for client in cameras.values():
         client.close()
-    broken = {camera: client.broken for camera, client in cameras.items() if client.broken}
-    assert broken == {c: ["UNAVAILABLE"] for c in names if c.startswith("grpc")
-                      and home[c] == first.name}
 
-    # the same frames sent straight to the remaining replica, with buffers restarted where the
-    # routed ones were, give the same images
-    direct = (second.port, second.grpc_port)
-    stayed = [camera for camera in names if home[camera] == second.name]
-    moved_away = [camera for camera in names if home[camera] == first.name]
-
-    def reference(prefix: str, group: list[str], phase: slice) -> dict[str, list[Answer]]:
-        clients = {camera: connect(direct, camera, prefix) for camera in group}
-        answers = send_all(clients, frames, phase)
+    # the same frames sent straight to one replica, with buffers restarted where the routed
+    # ones were, give the same images
+    everything = slice(0, 3 * FRAMES)
+    runs = {camera: [everything] for camera in stayed}
+    runs |= {camera: [before, slice(during.start, back.stop)] for camera in moved
+             if camera.startswith("grpc")}
+    runs |= {camera: [before, during, back] for camera in moved if camera.startswith("rest")}
+    expected: dict[str, list[Answer]] = {camera: [] for camera in names}
+    for k in range(3):
+        phases = {camera: run[k] for camera, run in runs.items() if len(run) > k}
+        clients = {camera: connect((second.port, second.grpc_port), camera, f"direct-{k}-")
+                   for camera in phases}
+        for camera, answers in send_all(clients, frames, phases).items():
+            expected[camera] += answers
         for client in clients.values():
             client.close()
-        return answers
-
-    whole = reference("whole-", stayed, slice(0, 2 * FRAMES))
-    first_half = reference("first-", moved_away, before)
-    second_half = reference("second-", moved_away, after)
-    for camera in stayed:
-        assert_same_images(start[camera] + moved[camera], whole[camera])
-    for camera in moved_away:
-        assert_same_images(start[camera], first_half[camera])
-        assert_same_images(moved[camera], second_half[camera])
+    for camera in names:
+        assert_same_images(start[camera] + away[camera] + returned[camera], expected[camera])

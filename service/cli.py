@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "export trained networks to ONNX in models/, or --check the shipped ones"),
     "serve": ("nightowl.service.serve_command",
               "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
+    "enhance": ("nightowl.service.enhance_command",
+                "enhance an image sequence or a video offline, with the server's pipeline"),
 }
 
 

@@ -60,6 +60,9 @@ class EnhanceService:
         if settings.max_frames > multi.frames:
             raise ValueError(f"max_frames ({settings.max_frames}) exceeds the frames of "
                              f"{multi.name} ({multi.frames})")
+        if settings.few_frames != "repeat" and "single" not in engines:
+            raise ValueError(f"few_frames={settings.few_frames!r} needs a single-image "
+                             "engine")
         self.pipeline = Pipeline(frames=multi.frames, few_frames=settings.few_frames,
                                  alignment=AlignmentConfig())
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
@@ -79,7 +82,7 @@ class EnhanceService:
     def load(cls, settings: Settings, metrics: Metrics | None = None) -> EnhanceService:
         """Load and warm up the engines the settings name (blocking; EngineError if not)."""
         names = {"multi": settings.model}
-        if settings.few_frames == "single":
+        if settings.few_frames != "repeat":
             names["single"] = settings.single_model
         engines = {key: load_engine(name, settings.backend, models_dir=settings.models_dir,
                                     threads=settings.threads,

@@ -64,7 +64,8 @@ def decode(data: bytes, max_pixels: int, name: str = "frame") -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.shape[:2] != (header.height, header.width) or image.ndim != 3:
         raise BadImage(f"{name} could not be decoded as the {header.width}x{header.height} "
-                       f"{header.format.upper()} its header declares (truncated or corrupt?)")
+                       f"{header.format.upper()} its header declares (truncated or corrupt?); "
+                       f"send a whole file, {ALLOWED}")
     return np.ascontiguousarray(image[..., ::-1])  # BGR -> RGB
 
 

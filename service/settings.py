@@ -25,9 +25,10 @@ class Settings(BaseSettings):
     replica_id: str = Field(default_factory=socket.gethostname)  # X-Nightowl-Replica / replica
     # --- models
     model: str = "mim_l1_cr.onnx"  # the served enhancer (file name in models_dir, or a path)
-    few_frames: Literal["single", "repeat"] = "repeat"  # < T frames: SIM model on frame T, or
-    #   the multi-image model on the oldest frame repeated (measured: bench/README.md)
-    single_model: str = "sim_l1_cr.onnx"  # the single-image model of few_frames = "single"
+    few_frames: Literal["auto", "single", "repeat"] = "auto"  # < T frames: "single": the
+    #   single-image model on frame T; "repeat": the multi-image model with the oldest frame
+    #   repeated; "auto": single for 1 frame, repeat for 2-3 (measured best, bench/README.md)
+    single_model: str = "sim_l1_cr.onnx"  # the single-image model of "single" and "auto"
     models_dir: Path | None = None  # None: the repository's / installed models/ folder
     backend: str = "auto"  # engine backend: auto, onnxruntime-cpu, onnxruntime-cuda, ...
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's

@@ -27,6 +27,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        request.app.state.service.metrics.errors.labels("rest", error.kind.slug).inc()
         return problem_response(error, request.url.path)
 
     @app.exception_handler(RequestValidationError)

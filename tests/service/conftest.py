@@ -9,9 +9,6 @@ from nightowl.service.engines import load_engine
 
 @pytest.fixture(scope="session")
 def engines():
-    return {"multi": load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1)}
-
-
-@pytest.fixture(scope="session")
-def single_engines(engines):
-    return {**engines, "single": load_engine("sim_l1_cr.onnx", "onnxruntime-cpu", threads=1)}
+    """The served default and the single-image model of the fewer-than-4-frames policy."""
+    return {"multi": load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1),
+            "single": load_engine("sim_l1_cr.onnx", "onnxruntime-cpu", threads=1)}

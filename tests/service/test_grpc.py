@@ -125,7 +125,12 @@ def test_health_and_reflection(channel):
 
 def test_raw_1080p_frame_fits_the_message_limit(stub):
     frame = np.zeros((1080, 1920, 3), np.uint8)  # 6.2 MB raw: over gRPC's 4 MiB default
-    request = pb.EnhanceRequest(frames=[image(frame, raw=True)], format=pb.OUTPUT_FORMAT_RGB8)
+    small = np.zeros((48, 64, 3), np.uint8)
+    # a second frame of another size makes the server refuse the request after reading it
+    # whole, so the message limit is exercised without a 1080p inference on the test machine
+    request = pb.EnhanceRequest(frames=[image(frame, raw=True), image(small, raw=True)])
     assert request.ByteSize() > 4 * 1024 * 1024
-    reply = stub.Enhance(request, timeout=120)
-    assert (reply.image.width, reply.image.height) == (1920, 1080)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Enhance(request, timeout=60)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "same size" in caught.value.details()

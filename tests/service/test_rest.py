@@ -6,6 +6,7 @@ import httpx
 import numpy as np
 import pytest
 
+from nightowl.service.pipeline import Pipeline
 from tests.service.serving import png, running, sequence, unpng
 
 
@@ -41,10 +42,20 @@ def test_enhance_is_deterministic_and_matches_the_pipeline(server):
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
-def test_fewer_than_four_frames_still_answer_and_say_how_many(server, count):
-    reply = post(server, sequence(7, 2)[-count:])
+def test_fewer_than_four_frames_still_answer_and_say_how_many(server, engines, count):
+    frames = sequence(7, 2)[-count:]
+    reply = post(server, frames)
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-frames-used"] == str(count)
+    # the measured policy: the single-image model for one frame, else the multi-image model
+    # with the oldest frame repeated in front
+    pipeline = Pipeline(few_frames="auto")
+    prepared = pipeline.prepare(frames)
+    assert prepared.model == ("single" if count == 1 else "multi")
+    if count > 1:
+        assert np.array_equal(prepared.input[:3], prepared.input[3:6])
+    expected = pipeline.finish(engines[prepared.model].run(prepared.input[None])[0], np.uint8)
+    assert np.array_equal(unpng(reply.content), expected)
 
 
 def test_jpeg_when_asked(server):
@@ -108,11 +119,12 @@ def test_health_ready_metrics_and_model(server):
     assert ready.status_code == 200 and ready.json()["model"] == "mim_l1_cr.onnx"
     metrics = httpx.get(server.url + "/metrics")
     assert metrics.status_code == 200 and "nightowl_frames_total" in metrics.text
+    assert "nightowl_stage_seconds_bucket" in metrics.text
     model = httpx.get(server.url + "/v1/model").json()
     assert model["model"]["file"] == "mim_l1_cr.onnx"
     assert model["model"]["sha256"] and model["model"]["backend"] == "onnxruntime-cpu"
     assert model["alignment"]["function"].endswith("align_to_last")
-    assert model["few_frames"] in ("single", "repeat")
+    assert model["few_frames"] == "auto" and model["single_model"]["file"] == "sim_l1_cr.onnx"
 
 
 def test_openapi_docs_describe_enhance(server):

@@ -5,19 +5,17 @@ Needs only numpy and ONNX Runtime, so ``nightowl export --check`` runs without t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+# the one hash the server checks models with, so export and serving cannot disagree
+from nightowl.service.engines.files import sha256
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["check_models", "sha256", "update_manifest"]
+
+
 
 
 def update_manifest(models: Path, entry: dict) -> None:

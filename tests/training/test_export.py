@@ -14,17 +14,23 @@ from nightowl.training.export import PARITY_TOLERANCE, export_run
 from nightowl.training.manifest import check_models, update_manifest
 
 
-def test_export_parity_manifest_and_check(tmp_path):
+def export_tiny(folder, kind: str):
+    """A tiny untrained enhancer exported into folder/models; returns (model, models, entry)."""
     torch.manual_seed(0)
-    config = EnhancerConfig(kind="mim", width=4, depth=2)
+    config = EnhancerConfig(kind=kind, width=4, depth=2)
     model = build_enhancer(config).eval()
-    final = tmp_path / "final.pt"
+    final = folder / "final.pt"
     torch.save({"model": model.state_dict(), "model_config": asdict(config),
                 "task": "enhancer", "config": {"name": "tiny"}, "steps": 1,
                 "validation": {}}, final)
-    models = tmp_path / "models"
+    models = folder / "models"
     entry = export_run(final, "tiny", models, description="test")
     update_manifest(models, entry)
+    return model, models, entry
+
+
+def test_export_parity_manifest_and_check(tmp_path):
+    model, models, entry = export_tiny(tmp_path, "mim")
     assert max(entry["parity"]["max_abs_diff"].values()) <= PARITY_TOLERANCE
     assert entry["inputs"][0]["name"] == "frames"
 
@@ -49,16 +55,7 @@ def test_export_parity_manifest_and_check(tmp_path):
 def test_fp16_copy_keeps_float32_io_and_stated_parity(tmp_path):
     from nightowl.training.export import FP16_TOLERANCE, export_fp16
 
-    torch.manual_seed(0)
-    config = EnhancerConfig(kind="sim", width=4, depth=2)
-    model = build_enhancer(config).eval()
-    final = tmp_path / "final.pt"
-    torch.save({"model": model.state_dict(), "model_config": asdict(config),
-                "task": "enhancer", "config": {"name": "tiny"}, "steps": 1,
-                "validation": {}}, final)
-    models = tmp_path / "models"
-    entry = export_run(final, "tiny", models, description="test")
-    update_manifest(models, entry)
+    _, models, entry = export_tiny(tmp_path, "sim")
     half = export_fp16(models, entry)
     update_manifest(models, half)
     assert half["file"] == "tiny.fp16.onnx" and half["precision"] == "fp16"

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "train a network from an experiment config (needs the train extra)"),
     "export": ("nightowl.training.export_command",
                "export trained networks to ONNX in models/, or --check the shipped ones"),
+    "eval": ("nightowl.training.eval_command",
+             "score every method on the fixed synthetic test set (the paper's Table 1)"),
 }
 
 

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each "
                         "(default 1)")
+    parser.add_argument("--publish", type=Path, default=None, metavar="DIR", help="also write "
+                        "DIR/EVAL.md and DIR/eval/ (the committed page: --publish models)")
     parser.add_argument("--default", default="mim_l1_cr.onnx", help="the served default model "
                         "file; gets its own row if it is none of the four variants "
                         "(default mim_l1_cr.onnx)")
@@ -48,16 +50,19 @@ def run(args: argparse.Namespace, fail) -> int:
         fail(f"{args.models} lacks {', '.join(missing)} (needed: {', '.join(needed)})")
     command = (f"nightowl eval --out {args.out} --count {count} --jobs {args.jobs}"
                + (f" --models {args.models}" if args.models != Path("models") else "")
-               + (f" --default {args.default}" if args.default != "mim_l1_cr.onnx" else ""))
-    return _evaluate(args.out, args.models, tuple(networks.items()), count, args.jobs, command)
+               + (f" --default {args.default}" if args.default != "mim_l1_cr.onnx" else "")
+               + (f" --publish {args.publish}" if args.publish else ""))
+    return _evaluate(args.out, args.models, tuple(networks.items()), count, args.jobs, command,
+                     args.publish)
 
 
 def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], count: int,
-              jobs: int, command: str) -> int:
+              jobs: int, command: str, publish: Path | None = None) -> int:
     import cv2
     from tqdm import tqdm
 
     from nightowl.training.evaluation import pictures, report
+    from nightowl.training.evaluation.publish import publish as publish_page
     from nightowl.training.evaluation.runner import EvalSettings, run_scenes
     from nightowl.training.evaluation.testset import TEST_SEED
 
@@ -83,13 +88,15 @@ def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], co
               "elapsed_s": round(elapsed, 1), "rows": rows,
               "targets": {n: report.targets(rows, aggregator, n, s_values) for n in noises}}
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "report.md").write_text(report.markdown(rows, aggregator, names, noises, s_values,
-                                                   command) + "\n")
-    if sheet:
-        image = pictures.contact_sheet(sheet, names)
+    tables = report.markdown(rows, aggregator, names, noises, s_values, command) + "\n"
+    (out / "report.md").write_text(tables)
+    image = pictures.contact_sheet(sheet, names) if sheet else None
+    if image is not None:
         cv2.imwrite(str(out / "contact_sheet.png"), image[..., ::-1])
     plot = pictures.rate_plot(rows, names, noises, s_values)
     cv2.imwrite(str(out / "rate_vs_s.png"), plot[..., ::-1])
+    if publish is not None:
+        print(f"wrote {publish_page(publish, result, tables, image, plot)}")
     print(f"evaluated {count} sequences in {elapsed:.0f} s; wrote {out}/report.json, report.md, "
           f"{'contact_sheet.png, ' if sheet else ''}rate_vs_s.png and records.jsonl")
     return 0

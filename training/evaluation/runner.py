@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -44,6 +45,7 @@ class Evaluator:
 
     def __init__(self, settings: EvalSettings) -> None:
         self.settings = settings
+        cv2.setNumThreads(1)  # one thread per process, as ONNX Runtime below
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

@@ -21,8 +21,8 @@ KEYS = {"method", "noise", "S", "char_rate", "char_rate_ocr", "psnr", "ssim", "p
 def quick_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("eval")
     # --quick with one sequence: the whole pipeline, every output, in seconds
-    assert main(["eval", "--quick", "--count", "1", "--out", str(out),
-                 "--models", str(ROOT / "models")]) == 0
+    assert main(["eval", "--quick", "--count", "1", "--out", str(out), "--publish",
+                 str(out / "page"), "--models", str(ROOT / "models")]) == 0
     return out
 
 
@@ -30,6 +30,13 @@ def test_quick_run_writes_every_output(quick_run):
     for name in ("report.json", "report.md", "contact_sheet.png", "rate_vs_s.png",
                  "records.jsonl"):
         assert (quick_run / name).stat().st_size > 0, name
+
+
+def test_publish_writes_the_page_and_its_pictures(quick_run):
+    text = (quick_run / "page" / "EVAL.md").read_text()
+    assert f"--publish {quick_run / 'page'}" in text and "| MIM L1+L_CR |" in text
+    assert (quick_run / "page" / "eval" / "contact_sheet.jpg").stat().st_size > 0
+    assert (quick_run / "page" / "eval" / "rate_vs_s.png").stat().st_size > 0
 
 
 def test_report_json_has_the_schema(quick_run):
@@ -59,3 +66,4 @@ def test_missing_tesseract_fails_naming_the_package(tmp_path, monkeypatch, capsy
         main(["eval", "--quick", "--out", str(tmp_path / "out")])
     assert error.value.code == 2
     assert "tesseract-ocr" in capsys.readouterr().err
+

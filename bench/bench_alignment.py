@@ -1,6 +1,7 @@
 """Accuracy and speed of the optical-flow alignment on dark generator frames, per candidate.
 
 Run: python bench/bench_alignment.py [--count N] [--seed K] [--only NAME ...] [--timing N]
+                                     [--onnx-warp] [--accuracy N]
 For each S in {20, 22, 25, 28, 30} the same N scenes (seed K) are darkened with that S (Eq. 6),
 and every candidate configuration aligns their T = 4 dark frames onto frame T
 (``align_to_last``). Printed per candidate, averaged over frame pairs t = 0..T-2:
@@ -11,6 +12,13 @@ and every candidate configuration aligns their T = 4 dark frames onto frame T
   no alignment) and on still pixels (no alignment scores 0 there);
 - time per flow (``estimate_flow``, both frames' pre-filter included) at 256x256 and 1280x720,
   and per T = 4 ``align_to_last`` at 1280x720, one OpenCV thread (pin the process to one core).
+With --onnx-warp, the warp as an ONNX graph (GridSample, ``training/warp_graph.py``: the part of
+the alignment that can run inside a GPU engine, in front of the enhancer) against cv2.remap on
+the same flows: how far its aligned frames are from cv2.remap's, its warp error, and its time
+per 3 RGB warps at 1280x720 on ONNX Runtime CPU (one thread).
+With --accuracy N, the share of plate characters the shipped recogniser reads correctly on the
+shipped MIM's output (ONNX Runtime), for N scenes per S aligned by each selected candidate (and
+by the default flows with the ONNX warp when --onnx-warp is given).
 """
 
 from __future__ import annotations
@@ -123,6 +131,134 @@ def time_align(samples: list[Sample], config: AlignmentConfig) -> float:
     return 1000 * float(np.median(times))
 
 
+def chw(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (1, 3T, H, W) float32 in [0, 1], oldest first (the MIM input)."""
+    count, height, width, _ = frames.shape
+    return (frames.transpose(0, 3, 1, 2).reshape(1, 3 * count, height, width) / 255.0
+            ).astype(np.float32)
+
+
+class OnnxWarp:
+    """training/warp_graph.py's warp on ONNX Runtime CPU (one thread)."""
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        from nightowl.training.warp_graph import warp_graph
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(warp_graph().SerializeToString(), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def __call__(self, frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
+        """frames (T, H, W, 3) uint8, flows (T, H, W, 2) -> aligned (T, H, W, 3) uint8."""
+        from nightowl.training.warp_graph import flows_input
+
+        (out,) = self.session.run(None, {"frames": chw(frames), "flows": flows_input(flows)})
+        count, height, width, _ = frames.shape
+        levels = np.rint(out[0].reshape(count, 3, height, width) * 255).astype(np.uint8)
+        return levels.transpose(0, 2, 3, 1)
+
+    def batch(self, frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
+        from nightowl.training.warp_graph import flows_input
+
+        return self.session.run(None, {"frames": chw(frames), "flows": flows_input(flows)})[0]
+
+
+def onnx_warp_report(args, samples_per_s: int) -> None:
+    """The ONNX warp against cv2.remap on the default flows, and its time at 1280x720."""
+    warper, config = OnnxWarp(), AlignmentConfig()
+    differing, total, worst = 0, 0, 0
+    tally: Tally = {}
+    for s in S_VALUES:
+        sample_config = SampleConfig(noise=NoiseConfig(s_values=(s,)))
+        for index in range(samples_per_s):
+            sample = make_sample(sample_config, args.seed, index)
+            aligned, flows = align_to_last(sample.low, config)
+            ours = warper(sample.low, flows)
+            gap = np.abs(ours.astype(np.int16) - aligned)
+            differing += int((gap > 0).sum())
+            total += gap.size
+            worst = max(worst, int(gap.max()))
+            clean_aligned = warper(sample.sequence.clean, flows)
+            seq, last = sample.sequence, sample.sequence.clean.shape[0] - 1
+            moving = seq.masks[last]
+            for t in range(last):
+                error = np.abs(clean_aligned[t].astype(np.int16) - seq.clean[last]).mean(-1)
+                still = ~moving & ~seq.masks[t]
+                for key, values in ((("warp moving", ALL), error[moving]),
+                                    (("warp still", ALL), error[still])):
+                    tally.setdefault(key, Mean()).add(values)
+    large = [make_sample(SampleConfig(scene=SceneConfig(width=1280, height=720)), args.seed + 1,
+                         i) for i in range(args.timing)]
+    remap_ms, onnx_ms, align_ms = [], [], []
+    for sample in large:
+        _, flows = align_to_last(sample.low, config)
+        warper.batch(sample.low, flows)  # warm-up
+        for _ in range(3):
+            start = time.perf_counter()
+            align_to_last(sample.low, config)
+            align_ms.append(1000 * (time.perf_counter() - start))
+            start = time.perf_counter()
+            for t in range(sample.low.shape[0] - 1):
+                warp(sample.low[t], flows[t])
+            remap_ms.append(1000 * (time.perf_counter() - start))
+            start = time.perf_counter()
+            warper.batch(sample.low, flows)
+            onnx_ms.append(1000 * (time.perf_counter() - start))
+    print(f"\nONNX warp (GridSample) on the default flows, {samples_per_s} scenes x "
+          f"{len(S_VALUES)} S: aligned uint8 frames differ from cv2.remap's in "
+          f"{differing / total:.2e} of values (worst {worst} level); warp moving "
+          f"{tally['warp moving', ALL].value:.2f}, warp still {tally['warp still', ALL].value:.2f}"
+          f" levels. 3 RGB warps at 1280x720, median: cv2.remap {np.median(remap_ms):.1f} ms, "
+          f"ONNX Runtime CPU 1 thread {np.median(onnx_ms):.1f} ms (its input packing included); "
+          f"a whole align_to_last {np.median(align_ms):.1f} ms, so its 3 flows take about "
+          f"{np.median(align_ms) - np.median(remap_ms):.1f} ms")
+
+
+def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:
+    """Characters read right on the shipped MIM's output, per alignment candidate."""
+    from nightowl.service.engines import load_engine
+    from nightowl.training.examples import char_boxes, shifted_chars
+    from nightowl.training.recogniser import CHARSET, read_boxes
+
+    enhancer = load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1)
+    recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu", threads=1)
+    rows = list(names) + (["default + ONNX warp"] if with_onnx_warp else [])
+    warper = OnnxWarp() if with_onnx_warp else None
+    right = {(name, s): 0 for name in rows for s in (*S_VALUES, ALL)}
+    counts = dict.fromkeys((*S_VALUES, ALL), 0)
+    for s in S_VALUES:
+        sample_config = SampleConfig(noise=NoiseConfig(s_values=(s,)))
+        for index in range(args.accuracy):
+            sample = make_sample(sample_config, args.seed, index)
+            height, width = sample.low.shape[1:3]
+            labels = char_boxes(shifted_chars(sample, 0, 0, max(height, width)))
+            keep = labels["labels"] >= 0
+            boxes, truth = labels["boxes"][keep], labels["labels"][keep]
+            counts[s] += len(truth)
+            counts[ALL] += len(truth)
+            for name in rows:
+                if name == "default + ONNX warp":
+                    _, flows = align_to_last(sample.low, AlignmentConfig())
+                    inputs = warper.batch(sample.low, flows)
+                else:
+                    inputs = chw(align_to_last(sample.low, CANDIDATES[name])[0])
+                probabilities = recogniser.run(enhancer.run(inputs))[0]
+                reads = read_boxes(probabilities, [tuple(b) for b in boxes])
+                hits = sum(r == CHARSET[t - 1] for r, t in zip(reads, truth, strict=True))
+                right[name, s] += hits
+                right[name, ALL] += hits
+    print(f"\nCharacters read right (recogniser.onnx on mim_l1_cr.onnx's output, whole "
+          f"256x256 frames, {args.accuracy} scenes per S, {counts[ALL]} characters):")
+    print("| alignment | " + " | ".join(f"S={s:g}" for s in S_VALUES) + " | all S |")
+    print("|" + " --- |" * (len(S_VALUES) + 2))
+    for name in rows:
+        print(f"| {name} | " + " | ".join(f"{right[name, s] / max(counts[s], 1):.3f}"
+                                          for s in (*S_VALUES, ALL)) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=40, help="scenes per S (256x256)")
@@ -130,9 +266,21 @@ def main() -> None:
     parser.add_argument("--timing", type=int, default=3, help="sequences timed per size")
     parser.add_argument("--only", nargs="*", choices=sorted(CANDIDATES), metavar="NAME",
                         help=f"candidates to run (default all): {', '.join(CANDIDATES)}")
+    parser.add_argument("--onnx-warp", action="store_true", help="also measure the warp as an "
+                        "ONNX graph (GridSample) against cv2.remap")
+    parser.add_argument("--accuracy", type=int, default=0, metavar="N", help="also measure "
+                        "characters read right after MIM, on N scenes per S (default 0: off)")
+    parser.add_argument("--skip-table", action="store_true", help="only the --onnx-warp and "
+                        "--accuracy reports")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     names = args.only or list(CANDIDATES)
+    if args.onnx_warp:
+        onnx_warp_report(args, args.count)
+    if args.accuracy:
+        accuracy_report(args, names, args.onnx_warp)
+    if args.skip_table:
+        return
     tallies: dict[str, Tally] = {name: {} for name in names}
     for s in S_VALUES:
         config = SampleConfig(noise=NoiseConfig(s_values=(s,)))

@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "train a network from an experiment config (needs the train extra)"),
     "export": ("nightowl.training.export_command",
                "export trained networks to ONNX in models/, or --check the shipped ones"),
+    "serve": ("nightowl.service.serve_command",
+              "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
+    "enhance": ("nightowl.service.enhance_command",
+                "enhance an image sequence or a video offline, with the server's pipeline"),
     "eval": ("nightowl.training.eval_command",
              "score every method on the fixed synthetic test set (the paper's Table 1)"),
 }

@@ -11,7 +11,9 @@ import onnxruntime as ort
 from nightowl.training.manifest import check_models
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-SHIPPED = {"recogniser.onnx", "sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}
+ENHANCERS = {"sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}
+FP16 = {f.replace(".onnx", ".fp16.onnx") for f in ENHANCERS}
+SHIPPED = {"recogniser.onnx"} | ENHANCERS | FP16
 
 
 def manifest() -> dict:
@@ -23,6 +25,15 @@ def test_manifest_lists_every_shipped_file_and_nothing_else():
     assert listed == SHIPPED
     on_disk = {p.name for p in MODELS.glob("*.onnx")}
     assert on_disk == SHIPPED
+
+
+def test_fp16_copies_name_their_fp32_file_and_keep_its_io():
+    entries = {m["file"]: m for m in manifest()["models"]}
+    for name in FP16:
+        half = entries[name]
+        assert half["precision"] == "fp16" and half["fp32"] in ENHANCERS
+        assert half["inputs"] == entries[half["fp32"]]["inputs"]
+        assert half["parity"]["tolerance"] <= 2e-3
 
 
 def test_shipped_files_match_hashes_and_reference_outputs():

@@ -46,7 +46,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads (0: torch's default)
     val_every: int = 500  # steps between validations (and log lines)
     checkpoint_every: int = 500  # steps between checkpoints
-    recogniser: str = ""  # frozen recogniser checkpoint, for L_CR and character accuracy
+    recogniser: str = ""  # frozen recogniser: final.pt or the released .onnx (L_CR, accuracy)
+    init_from: str = ""  # start from these weights (a released .onnx or a final.pt); "": random
+    max_minutes: float = 0.0  # stop after this much training time (0: run all the steps)
     model: EnhancerConfig = field(default_factory=EnhancerConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     recogniser_model: RecogniserConfig = field(default_factory=RecogniserConfig)

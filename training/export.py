@@ -199,4 +199,79 @@ def _training_record(final: Path, checkpoint: dict) -> dict:
         record["hardware"] = (hardware(torch.device("cpu")).replace(
             f"{torch.get_num_threads()} torch threads", f"{threads} torch threads") +
             " (recorded at export)")
+    record["lr"], record["lr_schedule"] = config.get("lr"), config.get("lr_schedule")
+    before = _released_record(config.get("init_from", ""))
+    if before is not None:
+        record["continued_from"] = before
     return record
+
+
+def _released_record(init_from: str) -> dict | None:
+    """The training record of the released file a run started from, read from the manifest
+    beside it before the new export replaces the entry: a file's history stays whole."""
+    if not init_from.endswith(".onnx"):
+        return None
+    source = Path(init_from)
+    manifest = source.parent / "manifest.json"
+    if not manifest.exists():
+        return None
+    import json
+
+    for entry in json.loads(manifest.read_text())["models"]:
+        if entry["file"] == source.name:
+            return entry["training"]
+    return None
+
+
+# max |fp16 file - fp32 torch| on outputs in [0, 1], on the inputs a model sees in use (dark
+# frames, real generator frames): half an 8-bit level. Uniform [0, 1] inputs, which the models'
+# input gain drives far past the range they were trained on, get a looser bound.
+FP16_TOLERANCE = 2e-3
+FP16_TOLERANCE_SATURATED = 1e-2
+
+
+def fp16_name(file: str) -> str:
+    """'mim_l1_cr.onnx' -> 'mim_l1_cr.fp16.onnx'."""
+    return file.removesuffix(".onnx") + ".fp16.onnx"
+
+
+def export_fp16(models: Path, entry: dict) -> dict:
+    """An fp16 copy of a shipped fp32 enhancer, for GPU engines; returns its manifest entry.
+
+    Weights and arithmetic in half precision; inputs and outputs stay float32, so a caller
+    swaps files without changing its buffers. Parity is measured against torch (fp32) rebuilt
+    from the fp32 file, on the same inputs as the fp32 export; refused above FP16_TOLERANCE.
+    """
+    import onnx
+    from onnxconverter_common import float16
+
+    from nightowl.training.onnx_weights import enhancer_from_onnx
+
+    if entry["task"] != "enhancer":
+        raise ValueError(f"{entry['file']}: fp16 copies are made for enhancers only")
+    source = models / entry["file"]
+    network = enhancer_from_onnx(source, EnhancerConfig(**entry["model_config"])).eval()
+    path = models / fp16_name(entry["file"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny constants rounded to fp16's range: expected
+        half = float16.convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    onnx.save(half, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    channels = entry["inputs"][0]["shape"][1]
+    random_input = np.random.default_rng(0).random((2, channels, *REFERENCE_SIZE),
+                                                   dtype=np.float32)
+    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
+                  "config": {"data": {"val_seed": 900_001}}}
+    checks = {"random": parity(network, path, random_input),
+              "random_dark": parity(network, path, random_input / 20),
+              "real": parity(network, path, real_inputs(checkpoint))}
+    worst = max(checks["random_dark"], checks["real"])
+    if worst > FP16_TOLERANCE or checks["random"] > FP16_TOLERANCE_SATURATED:
+        raise RuntimeError(f"{path}: fp16 differs from torch fp32 by more than "
+                           f"{FP16_TOLERANCE:.0e} (in use) or {FP16_TOLERANCE_SATURATED:.0e} "
+                           f"(uniform inputs): {checks}")
+    return {**entry, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+            "what": f"fp16 copy of {entry['file']} for GPU engines (float32 inputs/outputs)",
+            "precision": "fp16", "fp32": entry["file"],
+            "parity": {"max_abs_diff": checks, "tolerance": FP16_TOLERANCE,
+                       "tolerance_uniform_inputs": FP16_TOLERANCE_SATURATED}}

@@ -1,11 +1,17 @@
 """``nightowl export``: trained runs -> ONNX files in models/ with the manifest;
-``nightowl export --check``: verify the shipped files' hashes and parity (ONNX Runtime only)."""
+``nightowl export --check``: verify the shipped files' hashes and parity (ONNX Runtime only);
+``nightowl export --tensorrt``: compile a shipped model into a TensorRT plan for this GPU;
+``nightowl export --triton DIR``: a Triton Inference Server model repository for it.
+
+Only the first needs torch; the others read the checked ONNX files in models/."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+DEFAULT_MODEL = "mim_l1_cr"  # the served default
 
 # exported file name -> what it is (its run folder under --runs has the same name)
 SHIPPED: dict[str, str] = {
@@ -27,33 +33,82 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, default=Path("models"), help="model repository "
                         "(default models)")
     parser.add_argument("--only", nargs="+", choices=sorted(SHIPPED), help="export only these")
+    parser.add_argument("--fp16", action="store_true", help="only (re)make the fp16 copies of "
+                        "the shipped fp32 enhancers in --models (no training runs needed)")
+    serving = parser.add_argument_group("serving artefacts (no torch needed)")
+    serving.add_argument("--tensorrt", action="store_true", help="build a TensorRT fp16 plan "
+                         "of --model for this host's GPU into --engine-cache, then exit")
+    serving.add_argument("--triton", type=Path, metavar="DIR", help="write a Triton model "
+                         "repository for --model into DIR, then exit")
+    serving.add_argument("--model", default=f"{DEFAULT_MODEL}.onnx", help="shipped model file "
+                         f"for --tensorrt / --triton (default {DEFAULT_MODEL}.onnx)")
+    serving.add_argument("--engine-cache", type=Path, default=None, help="folder of compiled "
+                         "TensorRT engines (default ~/.cache/nightowl/engines; the server "
+                         "must be given the same)")
+    for which, default in (("min", "1x32x32"), ("opt", "1x720x1280"), ("max", "8x1080x1920")):
+        serving.add_argument(f"--profile-{which}", type=_shape, default=_shape(default),
+                             metavar="BxHxW", help=f"TensorRT/Triton shape profile, {which} "
+                             f"batch x height x width (default {default})")
+    serving.add_argument("--triton-instance", choices=("gpu", "cpu"), default="gpu",
+                         help="Triton instance kind: gpu (TensorRT fp16) or cpu (default gpu)")
 
 
 def run(args: argparse.Namespace, fail) -> int:
     if args.check:
         return _check(args.models, fail)
+    if args.tensorrt or args.triton:
+        return _serving(args, fail)
     try:
-        from nightowl.training.export import export_run
+        from nightowl.training.export import export_fp16, export_run
         from nightowl.training.manifest import update_manifest
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)
+    if args.fp16:
+        return _fp16_copies(args.models, names, export_fp16, update_manifest)
     missing = [n for n in names if not (args.runs / n / "final.pt").exists()]
     if missing:
         fail(f"no trained run for {', '.join(missing)} under {args.runs} "
              f"(expected {args.runs}/<name>/final.pt)")
     for name in names:
         recogniser = args.runs / "recogniser" / "final.pt"
+        if not recogniser.exists():  # enhancers are then read by the released recogniser
+            recogniser = args.models / "recogniser.onnx"
         entry = export_run(args.runs / name / "final.pt", name, args.models,
                            description=SHIPPED[name],
                            recogniser=recogniser if recogniser.exists() else None)
         update_manifest(args.models, entry)
-        print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
-              f"{max(entry['parity']['max_abs_diff'].values()):.1e}", file=sys.stderr)
+        _report(entry)
+        if entry["task"] == "enhancer":
+            half = export_fp16(args.models, entry)
+            update_manifest(args.models, half)
+            _report(half)
     from nightowl.training.model_card import write_card
 
     print(f"wrote {write_card(args.models)}", file=sys.stderr)
     return 0
+
+
+def _fp16_copies(models: Path, names: list[str], export_fp16, update_manifest) -> int:
+    import json
+
+    from nightowl.training.model_card import write_card
+
+    entries = {e["file"]: e for e in json.loads((models / "manifest.json").read_text())["models"]}
+    for name in names:
+        entry = entries.get(f"{name}.onnx")
+        if entry is None or entry["task"] != "enhancer":
+            continue
+        half = export_fp16(models, entry)
+        update_manifest(models, half)
+        _report(half)
+    print(f"wrote {write_card(models)}", file=sys.stderr)
+    return 0
+
+
+def _report(entry: dict) -> None:
+    print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
+          f"{max(entry['parity']['max_abs_diff'].values()):.1e}", file=sys.stderr)
 
 
 def _check(models: Path, fail) -> int:
@@ -68,3 +123,39 @@ def _check(models: Path, fail) -> int:
         print(f"{models}: every file matches its sha256 and torch's reference outputs",
               file=sys.stderr)
     return 1 if problems else 0
+
+
+def _serving(args: argparse.Namespace, fail) -> int:
+    from nightowl.service.engines import EngineError, ShapeProfile
+    from nightowl.service.engines.files import resolve
+
+    try:
+        profile = ShapeProfile(args.profile_min, args.profile_opt, args.profile_max)
+    except ValueError as error:
+        fail(str(error))
+    try:
+        model = resolve(args.model, args.models)
+        if args.triton:
+            from nightowl.training.triton import TritonOptions, write_repository
+
+            folder = write_repository(model, args.triton, TritonOptions(
+                profile=profile, instance=args.triton_instance))
+            print(f"wrote Triton model repository {folder}", file=sys.stderr)
+        if args.tensorrt:
+            from nightowl.service.engines.tensorrt import build_plan
+
+            plan = build_plan(model, profile, args.engine_cache)
+            print(f"wrote TensorRT plan {plan}", file=sys.stderr)
+    except EngineError as error:
+        fail(str(error))
+    return 0
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    """"BxHxW" -> (batch, height, width)."""
+    try:
+        batch, height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BxHxW such as 1x720x1280, got {text!r}"
+                                         ) from None
+    return batch, height, width

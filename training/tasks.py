@@ -29,11 +29,16 @@ Batch = dict[str, torch.Tensor]
 
 
 def load_recogniser(path: str | Path, device: torch.device) -> CharRecogniser:
-    """A trained recogniser, frozen and in eval mode."""
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
-    config = RecogniserConfig(**checkpoint["model_config"])
-    model = CharRecogniser(config).to(device)
-    model.load_state_dict(checkpoint["model"])
+    """A trained recogniser (a run's final.pt or the released ONNX file), frozen, eval mode."""
+    if str(path).endswith(".onnx"):
+        from nightowl.training.onnx_weights import recogniser_from_onnx
+
+        model = recogniser_from_onnx(path).to(device)
+    else:
+        checkpoint = torch.load(path, map_location=device, weights_only=False)
+        config = RecogniserConfig(**checkpoint["model_config"])
+        model = CharRecogniser(config).to(device)
+        model.load_state_dict(checkpoint["model"])
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -71,7 +76,7 @@ class EnhancerTask:
         elif config.loss.cr_weight > 0:
             raise ValueError(f"{config.name}: cr_weight > 0 needs a trained recogniser, and "
                              f"{config.recogniser or 'none'} does not exist (set recogniser = "
-                             f"'runs/recogniser/final.pt' after training it)")
+                             f"'models/recogniser.onnx', the released one)")
         elif config.recogniser:
             print(f"{config.name}: recogniser {config.recogniser} not found: validating PSNR "
                   f"only, no character accuracy", file=sys.stderr)

@@ -36,9 +36,12 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     task = make_task(config, device)
+    if config.init_from and not resume:
+        _initialise(task.model, config.init_from)
     model: nn.Module = task.model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = _schedule(config, optimiser)
+    clock = _Clock(config)
+    schedule = _schedule(config, optimiser, clock)
     out.mkdir(parents=True, exist_ok=True)
     step, elapsed = _resume(out, model, optimiser, schedule, device) if resume else (0, 0.0)
     if world > 1:
@@ -53,9 +56,11 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
     running: dict[str, float] = {}
     figures: dict[str, float] = {}
     started = time.monotonic() - elapsed  # a resumed run's clock goes on where it stopped
+    clock.started = started
     progress = tqdm(total=config.steps, initial=step, disable=rank != 0 or None,
                     desc=config.name, unit="step")
     while step < config.steps:
+        last = step + 1 == config.steps or _out_of_time(clock, world)
         model.train()
         batch = {k: v.to(device) for k, v in next(loader).items()}
         parts = task.loss(model, batch)
@@ -69,7 +74,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
         running["_steps"] = running.get("_steps", 0.0) + 1
         progress.update()
         progress.set_postfix(loss=f"{parts['loss'].item():.4f}")
-        if rank == 0 and (step % config.val_every == 0 or step == config.steps):
+        if rank == 0 and (step % config.val_every == 0 or last):
             model.eval()
             figures = task.validate(_core(model), validation)
             count = running.pop("_steps", 1.0)
@@ -79,9 +84,11 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
             running = {}
             progress.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                            {**averages, **figures}.items()))
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+        if rank == 0 and (step % config.checkpoint_every == 0 or last):
             _save_checkpoint(out / "checkpoint.pt", _core(model), optimiser, schedule, step,
                              config, time.monotonic() - started)
+        if last:
+            break
     progress.close()
     if rank == 0:
         _save_final(out / "final.pt", _core(model), config, step, figures,
@@ -117,12 +124,52 @@ def _core(model: nn.Module) -> nn.Module:
     return getattr(model, "module", model)
 
 
-def _schedule(config: TrainConfig, optimiser: torch.optim.Optimizer):
+class _Clock:
+    """How far a run is: by steps, or by training time when it has a time budget."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.steps = config.steps
+        self.budget = config.max_minutes * 60.0
+        self.started = time.monotonic()
+
+    def progress(self, step: int) -> float:
+        """0 at the start, 1 at the last step or when the time budget is spent."""
+        done = min(step, self.steps) / self.steps
+        if self.budget > 0:
+            done = max(done, (time.monotonic() - self.started) / self.budget)
+        return min(done, 1.0)
+
+
+def _out_of_time(clock: _Clock, world: int) -> bool:
+    """Whether the time budget is spent; under DDP rank 0 decides, so every rank stops at the
+    same step."""
+    if clock.budget <= 0:
+        return False
+    spent = torch.tensor([float(time.monotonic() - clock.started >= clock.budget)])
+    if world > 1:
+        if dist.get_backend() == "nccl":
+            spent = spent.cuda()
+        dist.broadcast(spent, src=0)
+    return bool(spent.item())
+
+
+def _schedule(config: TrainConfig, optimiser: torch.optim.Optimizer, clock: _Clock):
     if config.lr_schedule == "cosine":
+        # by progress, so that a time-budgeted run still decays to zero at its end
         return torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, config.steps) /
-                                                      config.steps)))
+            optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * clock.progress(s))))
     return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 1.0)
+
+
+def _initialise(model: nn.Module, source: str) -> None:
+    """Start from released weights (an exported .onnx) or another run's final.pt."""
+    if source.endswith(".onnx"):
+        from nightowl.training.onnx_weights import load_onnx_weights
+
+        load_onnx_weights(model, source)
+        return
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    model.load_state_dict(checkpoint["model"])
 
 
 def validation_batches(config: TrainConfig, task, device: torch.device) -> list[Batch]:

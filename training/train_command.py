@@ -14,6 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default runs/<name>)")
     parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     parser.add_argument("--steps", type=int, help="override the config's steps")
+    parser.add_argument("--max-minutes", type=float, help="stop after this much training time "
+                        "(the cosine schedule, if configured, then decays over it)")
+    parser.add_argument("--init-from", help="start from these weights: a released models/*.onnx "
+                        "or a run's final.pt")
+    parser.add_argument("--workers", type=int, help="override the config's DataLoader workers")
+    parser.add_argument("--threads", type=int, help="override the config's torch threads")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+    parser.add_argument("--lr", type=float, help="override the config's learning rate")
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                        help="override the config's learning-rate schedule")
 
 
 def run(args: argparse.Namespace, fail) -> int:
@@ -30,10 +40,17 @@ def run(args: argparse.Namespace, fail) -> int:
         config = load_config(args.config)
     except ValueError as error:
         fail(str(error))
-    if args.steps is not None:
-        if args.steps < 1:
-            fail(f"--steps must be >= 1; got {args.steps}")
-        config = replace(config, steps=args.steps)
+    overrides = {"steps": args.steps, "max_minutes": args.max_minutes,
+                 "init_from": args.init_from, "workers": args.workers, "threads": args.threads,
+                 "batch_size": args.batch_size, "lr_schedule": args.lr_schedule, "lr": args.lr}
+    for key, minimum in (("steps", 1), ("max_minutes", 0), ("workers", 0), ("threads", 0),
+                         ("batch_size", 1), ("lr", 1e-9)):
+        value = overrides[key]
+        if value is not None and value < minimum:
+            fail(f"--{key.replace('_', '-')} must be >= {minimum}; got {value}")
+    if args.init_from is not None and not Path(args.init_from).exists():
+        fail(f"--init-from: {args.init_from} does not exist")
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     out = args.out or Path("runs") / config.name
     figures = train(config, out, resume=args.resume)
     if figures:

@@ -44,3 +44,29 @@ def test_export_parity_manifest_and_check(tmp_path):
     data[-10] ^= 0xFF
     (models / "tiny.onnx").write_bytes(bytes(data))
     assert any("sha256" in p for p in check_models(models))
+
+
+def test_fp16_copy_keeps_float32_io_and_stated_parity(tmp_path):
+    from nightowl.training.export import FP16_TOLERANCE, export_fp16
+
+    torch.manual_seed(0)
+    config = EnhancerConfig(kind="sim", width=4, depth=2)
+    model = build_enhancer(config).eval()
+    final = tmp_path / "final.pt"
+    torch.save({"model": model.state_dict(), "model_config": asdict(config),
+                "task": "enhancer", "config": {"name": "tiny"}, "steps": 1,
+                "validation": {}}, final)
+    models = tmp_path / "models"
+    entry = export_run(final, "tiny", models, description="test")
+    update_manifest(models, entry)
+    half = export_fp16(models, entry)
+    update_manifest(models, half)
+    assert half["file"] == "tiny.fp16.onnx" and half["precision"] == "fp16"
+    assert half["bytes"] < entry["bytes"]
+    assert max(half["parity"]["max_abs_diff"]["real"],
+               half["parity"]["max_abs_diff"]["random_dark"]) <= FP16_TOLERANCE
+    session = ort.InferenceSession(str(models / "tiny.fp16.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].type == "tensor(float)"
+    assert session.get_outputs()[0].type == "tensor(float)"
+    assert check_models(models) == []

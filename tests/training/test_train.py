@@ -91,3 +91,41 @@ def test_shipped_configs_load():
     for path in sorted(Path(__file__).resolve().parents[2].glob("training/configs/*.toml")):
         config = load_config(path)
         assert config.name == path.stem
+
+
+def test_time_budget_stops_the_run_and_still_saves(tmp_path):
+    config = write_config(tmp_path, steps=100_000)
+    out = tmp_path / "budget"
+    result = nightowl("train", str(config), "--out", str(out), "--max-minutes", "0.002")
+    assert result.returncode == 0, result.stderr
+    final = torch.load(out / "final.pt", weights_only=False)
+    assert 1 <= final["steps"] < 100_000
+    assert "val_psnr" in final["validation"]  # the last step validates, as a full run does
+
+
+def test_init_from_a_released_model_starts_from_its_weights(tmp_path):
+    import json
+
+    from nightowl.training.enhancers import EnhancerConfig
+    from nightowl.training.onnx_weights import enhancer_from_onnx
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    config = tmp_path / "sim.toml"
+    config.write_text(TINY_RUN.format(steps=1).replace(
+        'kind = "mim"\nwidth = 4\ndepth = 2', 'kind = "sim"\nwidth = 16\ndepth = 3') +
+        '\n[loss]\ncr_weight = 0.0\n')
+    out = tmp_path / "tuned"
+    result = nightowl("train", str(config), "--out", str(out), "--init-from",
+                      str(models / "sim_l1.onnx"))
+    assert result.returncode == 0, result.stderr
+    entry = next(e for e in json.loads((models / "manifest.json").read_text())["models"]
+                 if e["file"] == "sim_l1.onnx")
+    released = enhancer_from_onnx(models / "sim_l1.onnx", EnhancerConfig(**entry["model_config"]))
+    tuned = torch.load(out / "final.pt", weights_only=False)["model"]
+    moved = max(float((tuned[k] - v).abs().max()) for k, v in released.state_dict().items())
+    assert 0 < moved < 0.01  # one Adam step away from the release, not a fresh network
+
+
+def test_init_from_must_exist(tmp_path):
+    result = nightowl("train", str(write_config(tmp_path, 1)), "--init-from", "nope.onnx")
+    assert result.returncode != 0 and "nope.onnx" in result.stderr

@@ -1,0 +1,122 @@
+"""Dynamic batching: frames of several cameras with the same size share one engine call.
+
+One worker task per engine takes the oldest waiting frame, waits at most ``max_wait`` for
+others of its size (up to ``max_batch``), and runs them in the engine's own executor thread, so
+inference never blocks the event loop. While a batch runs, new frames queue up and form the
+next one. Admission (how many frames may wait) is the caller's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nightowl.service.engines import Engine
+
+
+@dataclass
+class _Item:
+    input: np.ndarray  # (C, H, W) float32
+    future: asyncio.Future
+    queued: float  # perf_counter seconds
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    output: np.ndarray  # (3, H, W) float32
+    engine_s: float  # the engine call's seconds divided by the batch size (its cost)
+    call_s: float  # the whole engine call's seconds (what this frame waited through)
+    queue_s: float  # seconds between submit and the engine call
+    batch: int  # frames in the engine call
+
+
+@dataclass
+class Batcher:
+    engine: Engine
+    executor: Executor  # one thread: engine calls run one at a time, off the event loop
+    max_batch: int = 8
+    max_wait_s: float = 0.004
+    batches: int = 0  # engine calls made
+    frames: int = 0  # frames through them
+    _groups: dict[tuple[int, ...], list[_Item]] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._work(), name="batcher")
+
+    async def stop(self) -> None:
+        """Stop the worker; frames still waiting get a RuntimeError."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for items in self._groups.values():
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(RuntimeError("the batcher stopped"))
+        self._groups.clear()
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(items) for items in self._groups.values())
+
+    async def run(self, frame: np.ndarray) -> BatchResult:
+        """Enhance one input (C, H, W) float32 together with whatever else is waiting."""
+        future = asyncio.get_running_loop().create_future()
+        self._groups.setdefault(frame.shape, []).append(
+            _Item(frame, future, time.perf_counter()))
+        self._wake.set()
+        return await future
+
+    async def _work(self) -> None:
+        while True:
+            items = await self._next_batch()
+            if items:
+                await self._run(items)
+
+    async def _next_batch(self) -> list[_Item]:
+        while not self._groups:
+            self._wake.clear()
+            await self._wake.wait()
+        shape = min(self._groups, key=lambda s: self._groups[s][0].queued)
+        deadline = self._groups[shape][0].queued + self.max_wait_s
+        while len(self._groups[shape]) < self.max_batch:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except TimeoutError:
+                break
+        group = self._groups[shape]
+        items, rest = group[:self.max_batch], group[self.max_batch:]
+        if rest:
+            self._groups[shape] = rest
+        else:
+            del self._groups[shape]
+        return [item for item in items if not item.future.done()]  # drop cancelled callers
+
+    async def _run(self, items: list[_Item]) -> None:
+        start = time.perf_counter()
+        batch = np.stack([item.input for item in items])
+        loop = asyncio.get_running_loop()
+        try:
+            outputs = await loop.run_in_executor(self.executor, self.engine.run, batch)
+        except Exception as error:  # every waiting caller gets the failure
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        seconds = time.perf_counter() - start
+        self.batches += 1
+        self.frames += len(items)
+        for item, output in zip(items, outputs, strict=True):
+            if not item.future.done():
+                item.future.set_result(BatchResult(output, seconds / len(items), seconds,
+                                                   start - item.queued, len(items)))

@@ -1,0 +1,90 @@
+"""The service's errors: one hierarchy, mapped once to RFC 9457 problems and gRPC codes.
+
+Each message says what was wrong and what is allowed; it is shown to the client as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one class of error is reported over each protocol."""
+
+    http_status: int
+    grpc_code: str  # name of the grpc.StatusCode (this module does not import grpc)
+    title: str
+    slug: str  # last part of the problem type URI
+
+
+class ServiceError(Exception):
+    """Base of every error the client sees; ``kind`` says how it is reported."""
+
+    kind = Kind(500, "INTERNAL", "Internal error", "internal")
+
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after  # seconds, for Retry-After / gRPC trailing metadata
+
+
+class BadRequest(ServiceError):
+    kind = Kind(400, "INVALID_ARGUMENT", "Bad request", "bad-request")
+
+
+class BadImage(BadRequest):
+    kind = Kind(422, "INVALID_ARGUMENT", "Unusable image", "bad-image")
+
+
+class UnsupportedMediaType(BadRequest):
+    kind = Kind(415, "INVALID_ARGUMENT", "Unsupported media type",
+                "unsupported-media-type")
+
+
+class TooLarge(BadRequest):
+    kind = Kind(413, "INVALID_ARGUMENT", "Too large", "too-large")
+
+
+class Unauthenticated(ServiceError):
+    kind = Kind(401, "UNAUTHENTICATED", "Unauthenticated", "unauthenticated")
+
+
+class CameraBusy(ServiceError):
+    kind = Kind(409, "ALREADY_EXISTS", "Camera busy", "camera-busy")
+
+
+class TooManyCameras(ServiceError):
+    kind = Kind(429, "RESOURCE_EXHAUSTED", "Too many cameras", "too-many-cameras")
+
+
+class RateLimited(ServiceError):
+    kind = Kind(429, "RESOURCE_EXHAUSTED", "Too many requests", "rate-limited")
+
+
+class Overloaded(ServiceError):
+    kind = Kind(503, "UNAVAILABLE", "Overloaded", "overloaded")
+
+
+class NotReady(ServiceError):
+    kind = Kind(503, "UNAVAILABLE", "Not ready", "not-ready")
+
+
+class EngineFailed(ServiceError):
+    kind = Kind(500, "INTERNAL", "Enhancement failed", "engine-failed")
+
+
+PROBLEM_BASE = "https://nightowl.invalid/problems/"  # type URIs; not dereferenceable
+
+
+def problem(error: ServiceError, instance: str | None = None) -> dict:
+    """The RFC 9457 problem document of ``error``."""
+    body = {"type": PROBLEM_BASE + error.kind.slug, "title": error.kind.title,
+            "status": error.kind.http_status, "detail": error.detail}
+    if instance:
+        body["instance"] = instance
+    return body
+
+
+class FrameSkipped(ServiceError):
+    kind = Kind(409, "ABORTED", "Frame skipped", "frame-skipped")

@@ -1,0 +1,66 @@
+"""Admission limits: frames in flight (global and per stream) and per-camera request rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nightowl.service.errors import Overloaded, RateLimited
+
+
+@dataclass
+class InFlight:
+    """Counts frames admitted and not yet answered; refuses beyond ``limit``."""
+
+    limit: int
+    retry_after: int = 1
+    what: str = "the server"
+    count: int = 0
+
+    def acquire(self) -> None:
+        if self.count >= self.limit:
+            raise Overloaded(f"{self.what} already has {self.limit} frames in flight (its "
+                             "limit); retry later", retry_after=self.retry_after)
+        self.count += 1
+
+    def release(self) -> None:
+        self.count -= 1
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests per second with bursts of ``burst``."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> tokens, t
+
+    def check(self, key: str) -> None:
+        now = self.clock()
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens < 1.0:
+            wait = (1.0 - tokens) / self.rate
+            raise RateLimited(f"camera {key!r} sends more than {self.rate:g} frames per second "
+                              f"(burst {self.burst}); retry in {wait:.2f} s",
+                              retry_after=max(1, round(wait + 0.5)))
+        self._buckets[key] = (tokens - 1.0, now)
+
+    def prune(self) -> int:
+        """Drop buckets that have filled up again (their keys went quiet); returns how many.
+        Keeps the table bounded by the keys active in the last ``burst / rate`` seconds."""
+        now = self.clock()
+        full = [k for k, (tokens, then) in self._buckets.items()
+                if tokens + (now - then) * self.rate >= self.burst]
+        for key in full:
+            del self._buckets[key]
+        return len(full)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._buckets.pop(key, None)

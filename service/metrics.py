@@ -1,0 +1,31 @@
+"""Prometheus metrics of one server instance (its own registry, so instances never clash)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.frames = Counter("nightowl_frames", "Frames answered, by protocol and status",
+                              ["protocol", "status"], registry=r)
+        self.errors = Counter("nightowl_errors", "Requests refused, by protocol and problem type",
+                              ["protocol", "type"], registry=r)
+        self.latency = Histogram("nightowl_frame_seconds", "Seconds from a frame's arrival to "
+                                 "its result", ["protocol"], buckets=_LATENCY, registry=r)
+        self.stage = Histogram("nightowl_stage_seconds", "Seconds per pipeline stage",
+                               ["stage"], buckets=_LATENCY, registry=r)
+        self.batch = Histogram("nightowl_batch_frames", "Frames per engine call",
+                               buckets=(1, 2, 4, 8, 16, 32), registry=r)
+        self.in_flight = Gauge("nightowl_frames_in_flight", "Frames admitted and not yet "
+                               "answered", registry=r)
+        self.cameras = Gauge("nightowl_cameras", "Cameras with a buffer", registry=r)
+        self.streams = Gauge("nightowl_streams", "Open gRPC streams", registry=r)

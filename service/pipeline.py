@@ -1,0 +1,87 @@
+"""A window of a camera's frames -> network input -> enhanced frame (no I/O, no threads).
+
+``prepare`` aligns the window onto its newest frame with the shared alignment code (what the
+networks were trained on) and lays it out as the engine's input; ``finish`` turns the engine's
+output back into an image. With fewer than T frames (a camera's first frames, or a request of
+1-3 frames) the policy is ``repeat`` (the multi-image model, the oldest frame repeated in front),
+``single`` (the single-image model on the newest frame), or ``auto``: single for one frame,
+repeat for two or three, which is what measured best (``bench/bench_few_frames.py``: with one
+frame both read plate characters alike and single is 2.2 dB better in PSNR; from two frames on,
+repeat reads clearly more characters; figures in bench/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from nightowl.service.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
+
+FewFrames = Literal["auto", "single", "repeat"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One frame's network input and where it goes."""
+
+    model: Literal["multi", "single"]  # which engine takes it
+    input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1]
+    frames_used: int  # distinct frames behind the result
+    dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    frames: int = 4  # T of the multi-image model
+    few_frames: FewFrames = "auto"
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest frame side (px) the alignment accepts."""
+        return MIN_SIZE * self.alignment.downscale
+
+    def prepare(self, window: np.ndarray) -> Prepared:
+        """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared."""
+        count = window.shape[0]
+        if not 1 <= count <= self.frames:
+            raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
+        scale = np.float32(1.0 / np.iinfo(window.dtype).max)
+        if count < self.frames and self.uses_single(count):
+            return Prepared("single", _chw(window[-1:], scale), 1, window.dtype.type)
+        aligned = align(window, self.alignment)
+        if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
+            aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
+        return Prepared("multi", _chw(aligned, scale), count, window.dtype.type)
+
+    def uses_single(self, count: int) -> bool:
+        """Whether a window of ``count`` < T frames goes to the single-image model."""
+        return self.few_frames == "single" or (self.few_frames == "auto" and count == 1)
+
+    @staticmethod
+    def finish(output: np.ndarray, dtype: type) -> np.ndarray:
+        """Engine output (3, H, W) float32 in [0, 1] -> (H, W, 3) image of ``dtype``."""
+        top = np.iinfo(dtype).max
+        image = np.clip(output.transpose(1, 2, 0) * top + 0.5, 0, top)
+        return image.astype(dtype)
+
+
+def align(window: np.ndarray, config: AlignmentConfig) -> np.ndarray:
+    """align_to_last for uint8 frames; 16-bit frames are aligned with the flow of their top
+    8 bits (dark frames use the low levels of either depth alike) and warped at full depth."""
+    if window.dtype == np.uint8:
+        return align_to_last(window, config)[0]
+    _, flows = align_to_last((window >> 8).astype(np.uint8), config)
+    aligned = window.copy()
+    for t in range(window.shape[0] - 1):
+        aligned[t] = warp(window[t], flows[t])
+    return aligned
+
+
+def _chw(frames: np.ndarray, scale: np.float32) -> np.ndarray:
+    """(n, H, W, 3) -> (3n, H, W) float32 scaled to [0, 1], frames oldest first."""
+    height, width = frames.shape[1:3]
+    stacked = frames.transpose(0, 3, 1, 2).reshape(-1, height, width)
+    return stacked.astype(np.float32) * scale

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): the app factory wires the routes to one EnhanceService."""

@@ -1,0 +1,25 @@
+"""The FastAPI app: only wiring. The service it serves is attached by the caller once loaded
+(``app.state.service``; until then every route but the probes and metrics answers 503)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from nightowl.service.metrics import Metrics
+from nightowl.service.rest import enhance, health, problems
+from nightowl.service.rest.middleware import ReplicaAndBodyLimit
+from nightowl.service.settings import Settings
+
+
+def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
+    app = FastAPI(title="nightowl", summary="Bright, readable frames from dark roadside video",
+                  version="1")
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.service = None
+    app.include_router(enhance.router)
+    app.include_router(health.router)
+    problems.install(app)
+    app.add_middleware(ReplicaAndBodyLimit, replica=settings.replica_id,
+                       limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,26 @@
+"""What routes share, as Annotated dependencies: the service, and the API-key check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from nightowl.service.auth import check_bearer
+from nightowl.service.core import EnhanceService
+from nightowl.service.errors import NotReady
+
+
+def get_service(request: Request) -> EnhanceService:
+    service = request.app.state.service
+    if service is None:
+        raise NotReady("starting: the model is still loading", retry_after=1)
+    return service
+
+
+def authorised(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    check_bearer(authorization, request.app.state.settings.api_keys)
+
+
+Service = Annotated[EnhanceService, Depends(get_service)]
+Authorised = Depends(authorised)

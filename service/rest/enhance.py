@@ -1,0 +1,110 @@
+"""POST /enhance: 1-4 frames (multipart) -> the enhanced last frame as PNG or JPEG."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from nightowl.service.core import Result
+from nightowl.service.errors import BadRequest, FrameSkipped, UnsupportedMediaType
+from nightowl.service.images import MEDIA_TYPES, encode
+from nightowl.service.rest.deps import Authorised, Service
+
+router = APIRouter()
+
+_FORM = {"type": "object", "required": ["frames"], "properties": {
+    "frames": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1,
+               "maxItems": 4, "description": "1 to 4 PNG (8/16-bit RGB) or JPEG (8-bit RGB) "
+               "files of one size, oldest first"},
+    "camera_id": {"type": "string", "description": "append the frames to this camera's "
+                  "buffer and enhance from it (also as query parameter or X-Camera-Id)"},
+    "sequence": {"type": "integer", "description": "sequence number of the first frame "
+                 "(camera_id only; default: the next one)"}}}
+_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}}
+
+
+@router.post("/enhance", dependencies=[Authorised], response_class=Response, openapi_extra=_DOC,
+             summary="Enhance the last of 1-4 dark frames (or of a camera's buffer)",
+             responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
+                              "description": "the enhanced last frame, at the input size; "
+                              "X-Frames-Used, X-Status and Server-Timing (ms per stage)"}})
+async def enhance(request: Request, service: Service,
+                  camera_id: Annotated[str | None, Query()] = None,
+                  x_camera_id: Annotated[str | None, Header()] = None,
+                  format: Annotated[Literal["png", "jpeg"] | None, Query()] = None,
+                  accept: Annotated[str | None, Header()] = None) -> Response:
+    started = time.perf_counter()
+    files, fields = await _read_form(request, service.settings.max_frames)
+    camera = fields.get("camera_id") or camera_id or x_camera_id
+    sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
+    service.admit()  # before decoding: a refused request costs no pixel work
+    try:
+        frames = await service.decode(files)
+        decoded = time.perf_counter()
+        result = await (service.enhance(frames) if camera is None else
+                        service.push(camera, frames, sequence))
+    finally:
+        service.release()
+    if result.status == "skipped":
+        raise FrameSkipped(result.reason)
+    kind = format or ("jpeg" if "image/jpeg" in (accept or "") and "image/png" not in accept
+                      else "png")
+    encoding = time.perf_counter()
+    body = await service.run_cpu(encode, result.image, kind)
+    timings = {"decode": decoded - started, **result.timings,
+               "encode": time.perf_counter() - encoding}
+    timings["total"] = time.perf_counter() - started
+    service.metrics.frames.labels("rest", result.status).inc()
+    service.metrics.latency.labels("rest").observe(timings["total"])
+    return Response(body, media_type=MEDIA_TYPES[kind], headers=_headers(result, camera, timings))
+
+
+async def _read_form(request: Request, most: int) -> tuple[list[bytes], dict[str, str]]:
+    """The frames' bytes and the text fields of a multipart/form-data body."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise UnsupportedMediaType(f"content type {content_type or 'none'!r} is not accepted; "
+                                   "send multipart/form-data with 1 to 4 'frames' files")
+    try:
+        form = await request.form(max_files=most + 1, max_fields=8)
+    except MultiPartException as error:
+        raise BadRequest(f"unreadable multipart body ({error.message}); send 1 to {most} "
+                         "'frames' files and optionally camera_id and sequence") from None
+    try:
+        parts = form.getlist("frames")
+        if not parts:
+            raise BadRequest(f"the 'frames' field is missing; send 1 to {most} image files "
+                             "in repeated 'frames' fields, oldest first")
+        if len(parts) > most:
+            raise BadRequest(f"got {len(parts)} frames; send 1 to {most} frames, oldest first")
+        if not all(isinstance(part, UploadFile) for part in parts):
+            raise BadRequest("every 'frames' field must be a file upload (PNG or JPEG), not text")
+        files = [await part.read() for part in parts]
+        fields = {k: v for k, v in form.items() if k != "frames" and isinstance(v, str)}
+    finally:
+        await form.close()
+    return files, fields
+
+
+def _sequence(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise BadRequest(f"sequence must be a non-negative integer, got {value[:40]!r}")
+    return int(value)
+
+
+def _headers(result: Result, camera: str | None, timings: dict[str, float]) -> dict[str, str]:
+    headers = {"X-Frames-Used": str(result.frames_used), "X-Status": result.status,
+               "Server-Timing": ", ".join(f"{stage};dur={seconds * 1000:.2f}"
+                                          for stage, seconds in timings.items())}
+    if camera is not None:
+        headers["X-Camera-Id"] = camera.encode("ascii", "replace").decode()
+        headers["X-Sequence"] = str(result.sequence)
+    if result.reason:
+        headers["X-Buffer-Reset"] = result.reason.encode("ascii", "replace").decode()
+    return headers

@@ -1,0 +1,36 @@
+"""Liveness, readiness, Prometheus metrics, and what model is loaded."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from nightowl.service.errors import NotReady
+from nightowl.service.rest.deps import Authorised, Service
+
+router = APIRouter()
+
+
+@router.get("/healthz", summary="Alive: the process answers")
+async def healthz() -> dict:
+    return {"status": "alive"}
+
+
+@router.get("/readyz", summary="Ready: model loaded and warmed up, not shutting down")
+async def readyz(service: Service) -> dict:
+    if not service.ready:
+        raise NotReady("shutting down" if service.draining else "starting")
+    return {"status": "ready", "model": service.engines["multi"].name,
+            "backend": service.engines["multi"].backend}
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/model", summary="The loaded model: manifest entry, backend, alignment",
+            dependencies=[Authorised])
+async def model(service: Service) -> dict:
+    return service.describe()

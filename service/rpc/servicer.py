@@ -1,0 +1,269 @@
+"""The gRPC servicer: translates messages to EnhanceService calls and back, nothing more.
+
+Requests are parsed here (not by grpc), so that a garbage message is INVALID_ARGUMENT rather
+than INTERNAL. On a stream every frame gets exactly one StreamResult, in the order sent: frames
+that cannot be taken (stream or server queue full, rate limit, camera limit, shutting down)
+come back SKIPPED, unusable ones ERROR, each with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from nightowl.service.auth import check_bearer
+from nightowl.service.core import EnhanceService, Result
+from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceError
+from nightowl.service.images import decode, encode, from_raw
+from nightowl.service.metrics import Metrics
+from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.settings import Settings
+
+SERVICE = "nightowl.v1.Enhancer"
+_FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
+            pb.OUTPUT_FORMAT_JPEG: "jpeg"}
+_STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
+           "skipped": pb.StreamResult.STATUS_SKIPPED}
+
+
+@dataclass
+class _StreamState:
+    """One stream's bookkeeping."""
+
+    owner: object = field(default_factory=object)  # owns the stream's cameras in the buffers
+    default_camera: str = ""  # metadata x-camera-id, for frames without a camera id
+    frames: int = 0  # messages received
+    busy: int = 0  # frames admitted and not yet answered
+
+
+class EnhancerServicer:
+    """Serves ``service`` once it is attached; until then every call is UNAVAILABLE."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.service: EnhanceService | None = None
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The rpc handlers, taking raw bytes so that parsing errors are ours to report."""
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "Enhance": grpc.unary_unary_rpc_method_handler(
+                self.enhance, response_serializer=pb.EnhanceResponse.SerializeToString),
+            "Stream": grpc.stream_stream_rpc_method_handler(
+                self.stream, response_serializer=pb.StreamResult.SerializeToString)})
+
+    # --- unary -----------------------------------------------------------------------------------
+    async def enhance(self, data: bytes, context: grpc.aio.ServicerContext) -> pb.EnhanceResponse:
+        try:
+            self._authenticate(context)
+            service = self._loaded()
+            request = _parse(pb.EnhanceRequest, data)
+            started = time.perf_counter()
+            service.admit()  # before decoding: a refused request costs no pixel work
+            try:
+                frames = await service.run_cpu(self._frames, list(request.frames))
+                decoded = time.perf_counter()
+                if request.camera_id:
+                    sequence = request.sequence if request.HasField("sequence") else None
+                    result = await service.push(request.camera_id, frames, sequence)
+                else:
+                    result = await service.enhance(frames)
+            finally:
+                service.release()
+            if result.status == "skipped":
+                raise _skipped(result)
+            image, encode_s = await service.run_cpu(_image, result.image, request.format)
+        except ServiceError as error:
+            self.metrics.errors.labels("grpc", error.kind.slug).inc()
+            await _abort(context, error)
+        service.metrics.frames.labels("grpc", result.status).inc()
+        return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
+                                  timings=_timings(result, decoded - started, encode_s, started),
+                                  replica=service.settings.replica_id, sequence=result.sequence,
+                                  reason=result.reason)
+
+    # --- stream ----------------------------------------------------------------------------------
+    async def stream(self, requests: AsyncIterator[bytes],
+                     context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamResult]:
+        try:
+            self._authenticate(context)
+            self._loaded()
+        except ServiceError as error:
+            await _abort(context, error)
+        state = _StreamState(
+            default_camera=dict(context.invocation_metadata() or ()).get("x-camera-id", ""))
+        results: asyncio.Queue = asyncio.Queue(self.settings.stream_queue_limit * 4)
+        self.service.metrics.streams.inc()
+        reader = asyncio.get_running_loop().create_task(self._read(requests, results, state))
+        try:
+            while True:
+                item = await results.get()
+                if item is None:
+                    break
+                yield await item
+            await reader  # re-raises a failure of the reader
+            if state.frames == 0:
+                await _abort(context, BadRequest("the stream carried no frames; send "
+                                                 "StreamFrame messages, one per camera frame"))
+        finally:
+            reader.cancel()
+            self.service.release_owner(state.owner)
+            self.service.metrics.streams.dec()
+
+    async def _read(self, requests: AsyncIterator[bytes], results: asyncio.Queue,
+                    state: _StreamState) -> None:
+        """Take each frame in order; queue an awaitable of its StreamResult."""
+        try:
+            async for data in requests:
+                state.frames += 1
+                await results.put(await self._take(data, state))
+        finally:
+            await results.put(None)
+
+    async def _take(self, data: bytes, state: _StreamState) -> asyncio.Future:
+        """Stage one frame into its camera's buffer now; the result is computed in a task."""
+        service = self.service
+        started = time.perf_counter()
+        frame = pb.StreamFrame()
+        echo = {}
+        try:
+            frame = _parse(pb.StreamFrame, data)
+            echo = dict(camera_id=frame.camera_id or state.default_camera, sequence=frame.sequence,
+                        capture_time_us=frame.capture_time_us)
+            if state.busy >= service.settings.stream_queue_limit:
+                return _done(_message(Result("skipped", reason=(
+                    f"this stream already has {state.busy} frames in flight (its limit); "
+                    "frame dropped under overload")), echo, service))
+            service.admit()
+        except ServiceError as error:
+            return _done(_failure(error, echo, service))
+        state.busy += 1
+        try:
+            if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
+                image = self._frames([frame.image])
+            else:  # decoding takes milliseconds: off the event loop
+                image = await service.run_cpu(self._frames, [frame.image])
+            sequence = frame.sequence if frame.HasField("sequence") else None
+            staged = service.stage(echo["camera_id"], image, sequence, state.owner)
+            echo["sequence"] = staged.sequence if isinstance(staged, Result) else staged[1]
+        except ServiceError as error:
+            state.busy -= 1
+            service.release()
+            return _done(_failure(error, echo, service))
+        decode_s = time.perf_counter() - started
+        return asyncio.ensure_future(self._finish(staged, echo, frame.format, decode_s, started,
+                                                  state))
+
+    async def _finish(self, staged, echo: dict, output: int, decode_s: float, started: float,
+                      state: _StreamState) -> pb.StreamResult:
+        service = self.service
+        try:
+            result = staged if isinstance(staged, Result) else await service.process(staged)
+            image, encode_s = (None, 0.0) if result.image is None else await service.run_cpu(
+                _image, result.image, output)
+        except ServiceError as error:
+            return _failure(error, echo, service)
+        finally:
+            state.busy -= 1
+            service.release()
+        message = _message(result, echo, service, image)
+        message.timings.CopyFrom(_timings(result, decode_s, encode_s, started))
+        service.metrics.latency.labels("grpc").observe(message.timings.total_s)
+        return message
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _frames(self, images: list[pb.Image]) -> list[np.ndarray]:
+        """Decode Image messages (runs in the cpu executor)."""
+        limit = self.settings.max_pixels
+        if not images:
+            raise BadRequest("no frames; send 1 to 4 frames, oldest first")
+        frames = []
+        for i, image in enumerate(images):
+            name = f"frames[{i}]"
+            kind = image.WhichOneof("data")
+            if kind == "encoded":
+                frames.append(decode(image.encoded, limit, name))
+            elif kind == "rgb8":
+                frames.append(from_raw(image.rgb8, image.width, image.height, limit, name))
+            else:
+                raise BadRequest(f"{name} has no data; set Image.encoded (PNG/JPEG) or "
+                                 "Image.rgb8 with width and height")
+        return frames
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        metadata = dict(context.invocation_metadata() or ())
+        check_bearer(metadata.get("authorization"), self.settings.api_keys)
+
+    def _loaded(self) -> EnhanceService:
+        if self.service is None:
+            raise NotReady("starting: the model is still loading", retry_after=1)
+        return self.service
+
+
+def _parse(kind, data: bytes):
+    try:
+        return kind.FromString(data)
+    except DecodeError:
+        raise BadRequest(f"the message is not a valid {kind.DESCRIPTOR.full_name} "
+                         f"({len(data)} bytes that do not parse)") from None
+
+
+def _image(image: np.ndarray, output: int) -> tuple[pb.Image, float]:
+    start = time.perf_counter()
+    height, width = image.shape[:2]
+    if output == pb.OUTPUT_FORMAT_RGB8:
+        raw = image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
+        message = pb.Image(rgb8=raw.tobytes(), width=width, height=height)
+    else:
+        message = pb.Image(encoded=encode(image, _FORMATS.get(output, "png")), width=width,
+                           height=height)
+    return message, time.perf_counter() - start
+
+
+def _timings(result: Result, decode_s: float, encode_s: float, started: float) -> pb.Timings:
+    t = result.timings
+    return pb.Timings(decode_s=decode_s, align_s=t.get("align", 0.0), queue_s=t.get("queue", 0.0),
+                      engine_s=t.get("engine", 0.0), engine_call_s=t.get("engine_call", 0.0),
+                      encode_s=encode_s,
+                      total_s=time.perf_counter() - started)
+
+
+def _message(result: Result, echo: dict, service: EnhanceService,
+             image: pb.Image | None = None) -> pb.StreamResult:
+    service.metrics.frames.labels("grpc", result.status).inc()
+    return pb.StreamResult(**echo, status=_STATUS[result.status], reason=result.reason,
+                           image=image, frames_used=result.frames_used,
+                           replica=service.settings.replica_id)
+
+
+def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.StreamResult:
+    """A refused frame: SKIPPED when the server could not take it, ERROR when it was bad."""
+    service.metrics.errors.labels("grpc", error.kind.slug).inc()
+    status = (pb.StreamResult.STATUS_SKIPPED if error.kind.http_status in (429, 503) else
+              pb.StreamResult.STATUS_ERROR)
+    service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()
+    return pb.StreamResult(**echo, status=status, reason=f"{error.kind.grpc_code}: {error.detail}",
+                           replica=service.settings.replica_id)
+
+
+def _skipped(result: Result) -> ServiceError:
+    return FrameSkipped(result.reason)
+
+
+def _done(message: pb.StreamResult) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(message)
+    return future
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
+    """End the call with ``error``'s status code, detail and Retry-After (trailing metadata)."""
+    metadata = (("retry-after", str(error.retry_after)),) if error.retry_after else ()
+    await context.abort(grpc.StatusCode[error.kind.grpc_code], error.detail,
+                        trailing_metadata=metadata)

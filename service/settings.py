@@ -1,0 +1,84 @@
+"""Every setting of the server, validated once at start-up (environment ``NIGHTOWL_*``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """The server's configuration; ``NIGHTOWL_<FIELD>`` sets any field (lists as JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTOWL_", extra="forbid", frozen=True)
+
+    # --- where it listens
+    host: str = "127.0.0.1"  # REST and gRPC bind address
+    port: int = Field(8000, ge=0, le=65535)  # REST port (0: any free port)
+    grpc_port: int = Field(50051, ge=0, le=65535)  # gRPC port (0: any free port)
+    replica_id: str = Field(default_factory=socket.gethostname)  # X-Nightowl-Replica / replica
+    # --- models
+    model: str = "mim_l1_cr.onnx"  # the served enhancer (file name in models_dir, or a path)
+    few_frames: Literal["auto", "single", "repeat"] = "auto"  # < T frames: "single": the
+    #   single-image model on frame T; "repeat": the multi-image model with the oldest frame
+    #   repeated; "auto": single for 1 frame, repeat for 2-3 (measured best, bench/README.md)
+    single_model: str = "sim_l1_cr.onnx"  # the single-image model of "single" and "auto"
+    models_dir: Path | None = None  # None: the repository's / installed models/ folder
+    backend: str = "auto"  # engine backend: auto, onnxruntime-cpu, onnxruntime-cuda, ...
+    threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's
+    warmup_sizes: list[tuple[int, int]] = [(240, 320)]  # (height, width) run once at start
+    # --- per-camera buffers
+    max_cameras: int = Field(256, ge=1)  # cameras with a buffer at once; more: 429
+    camera_idle_s: float = Field(60.0, gt=0)  # a camera silent this long loses its buffer
+    max_sequence_gap: int = Field(2, ge=0)  # more missing sequence numbers: buffer reset
+    scene_change: float = Field(0.27, gt=0)  # relative grey difference that resets a buffer
+    # --- batching and admission
+    max_batch: int = Field(8, ge=1)  # frames in one engine call
+    max_wait_ms: float = Field(4.0, ge=0)  # longest a frame waits for others to fill a batch
+    queue_limit: int = Field(32, ge=1)  # frames admitted and not yet answered, all callers
+    stream_queue_limit: int = Field(2, ge=1)  # the same, per gRPC stream; more: skipped
+    align_threads: int = Field(2, ge=1)  # threads that decode and align frames
+    retry_after_s: int = Field(1, ge=1)  # Retry-After on 429/503
+    # --- limits
+    max_frames: int = Field(4, ge=1, le=4)  # frames per request
+    max_pixels: int = Field(3840 * 2160, ge=256)  # width * height per frame, from the header
+    max_body_bytes: int = Field(64 * MIB, ge=1024)  # one REST request body
+    grpc_max_message_bytes: int = Field(64 * MIB, ge=4 * MIB)  # one gRPC message
+    camera_rate: float = Field(60.0, gt=0)  # requests per second per camera (token bucket)
+    camera_burst: int = Field(30, ge=1)  # ...with this burst
+    # --- security
+    api_keys: list[SecretStr] = []  # accepted keys (Bearer / metadata); empty: no auth
+    allow_unauthenticated: bool = False  # serve without keys on a non-loopback host
+    tls_cert: Path | None = None  # PEM certificate chain: TLS on both servers
+    tls_key: Path | None = None  # PEM private key of tls_cert
+    # --- lifecycle
+    shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be set together (PEM files), got only "
+                             f"{'tls_cert' if self.tls_cert else 'tls_key'}")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        if not self.api_keys and not self.allow_unauthenticated and not _loopback(self.host):
+            raise ValueError(f"host {self.host} is reachable from other machines: set api_keys "
+                             "(NIGHTOWL_API_KEYS='[\"key\"]') or allow_unauthenticated "
+                             "(NIGHTOWL_ALLOW_UNAUTHENTICATED=true)")
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,56 @@
+"""``nightowl enhance`` on an image sequence and on a video: same pipeline as the server."""
+
+from __future__ import annotations
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from nightowl.service.cli import main
+from tests.service.serving import png, running, sequence, unpng
+
+
+@pytest.fixture(scope="module")
+def frames():
+    low = sequence(51, 0)
+    return np.concatenate([low, low[::-1]])  # 8 frames, a vehicle going and coming back
+
+
+def test_image_sequence_matches_the_server(engines, frames, tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    for t, frame in enumerate(frames):
+        (source / f"frame{t:03d}.png").write_bytes(png(frame))
+    assert main(["enhance", str(source), "--out", str(tmp_path / "out"), "--side-by-side",
+                 str(tmp_path / "compare")]) == 0
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == [f"frame{t:03d}.png" for t in range(8)]
+    compare = unpng((tmp_path / "compare" / "frame005.png").read_bytes())
+    assert compare.shape == (48, 128, 3)
+    with running(engines) as server:
+        for t, frame in enumerate(frames):
+            reply = httpx.post(server.url + "/enhance", params={"camera_id": "offline"},
+                               files=[("frames", ("f.png", png(frame), "image/png"))])
+            assert np.array_equal(unpng(reply.content), unpng(written[t].read_bytes())), t
+
+
+def test_video_keeps_frame_count_and_rate(frames, tmp_path):
+    source = tmp_path / "in.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter.fourcc(*"MJPG"), 12.0, (64, 48))
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    assert main(["enhance", str(source), "--out", str(tmp_path / "out.avi")]) == 0
+    video = cv2.VideoCapture(str(tmp_path / "out.avi"))
+    assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames)
+    ok, first = video.read()
+    assert ok and first.shape == (48, 64, 3) and first.mean() > 3 * frames[0].mean()
+    video.release()
+
+
+def test_bad_input_fails_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["enhance", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    assert caught.value.code == 2 and "does not exist" in capsys.readouterr().err

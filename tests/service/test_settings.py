@@ -1,0 +1,49 @@
+"""Settings come from one object, fed by NIGHTOWL_* variables, and fail loudly."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from nightowl.service.auth import check_bearer, key_matches
+from nightowl.service.errors import Unauthenticated
+from nightowl.service.settings import Settings
+
+
+def test_defaults_and_environment(monkeypatch):
+    assert (Settings().host, Settings().port, Settings().grpc_port) == ("127.0.0.1", 8000, 50051)
+    monkeypatch.setenv("NIGHTOWL_PORT", "9001")
+    monkeypatch.setenv("NIGHTOWL_REPLICA_ID", "replica-b")
+    monkeypatch.setenv("NIGHTOWL_API_KEYS", '["k1", "k2"]')
+    settings = Settings()
+    assert settings.port == 9001 and settings.replica_id == "replica-b"
+    assert [k.get_secret_value() for k in settings.api_keys] == ["k1", "k2"]
+    assert "k1" not in repr(settings)
+
+
+def test_public_host_needs_keys_or_an_explicit_opt_out():
+    with pytest.raises(ValidationError, match="api_keys"):
+        Settings(host="0.0.0.0")
+    assert Settings(host="0.0.0.0", api_keys=["k"]).host == "0.0.0.0"
+    assert Settings(host="0.0.0.0", allow_unauthenticated=True).host == "0.0.0.0"
+    assert Settings(host="::1").host == "::1"
+
+
+def test_bad_values_name_the_setting(tmp_path):
+    with pytest.raises(ValidationError, match="port"):
+        Settings(port=70000)
+    with pytest.raises(ValidationError, match="tls_cert and tls_key"):
+        Settings(tls_cert=tmp_path / "cert.pem")
+    with pytest.raises(ValidationError, match="no_such_setting"):
+        Settings(no_such_setting=1)
+
+
+def test_keys_compare_every_key():
+    keys = Settings(api_keys=["alpha", "beta"]).api_keys
+    assert key_matches("beta", keys) and not key_matches("gamma", keys)
+    assert not key_matches("alph", keys)
+    check_bearer("Bearer alpha", keys)
+    check_bearer(None, [])
+    for header in (None, "alpha", "Basic alpha", "Bearer wrong"):
+        with pytest.raises(Unauthenticated):
+            check_bearer(header, keys)

@@ -14,7 +14,8 @@ import numpy as np
 HEAD = """# Evaluation: the paper's Table 1 on nightowl's test set
 
 Produced by `nightowl eval` (`training/eval_command.py`, `training/evaluation/`) on the files in
-this folder. Exact command (run from the repository root; {elapsed_s:.0f} s, {hardware}):
+this folder. Exact command (run from the repository root; {elapsed_s:.0f} s,
+{hardware}):
 
 ```
 {command}

@@ -143,7 +143,8 @@ def markdown(rows: Sequence[dict], aggregator: Aggregator, methods: Sequence[str
              f"models. Command: `{command}`", ""]
     for noise in noises:
         n_chars = _find(rows, GROUND_TRUTH, noise, "all")["n_chars"]
-        lines += [f"### Noise model `{noise}` ({n_chars} characters per method)", ""]
+        lines += [f"### Noise model `{noise}` ({n_chars // len(s_values)} characters per method "
+                  f"and S, {n_chars} over all S)", ""]
         for key, title in (("char_rate", "Correct-answer rate, our recogniser"),
                            ("char_rate_ocr", "Correct-answer rate, Tesseract")):
             lines += [f"**{title}** (all S: 95% interval, bootstrap over sequences)", "",

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
     "enhance": ("nightowl.service.enhance_command",
                 "enhance an image sequence or a video offline, with the server's pipeline"),
+    "eval": ("nightowl.training.eval_command",
+             "score every method on the fixed synthetic test set (the paper's Table 1)"),
 }
 
 

@@ -1,0 +1,69 @@
+"""``nightowl eval`` end to end on the shipped models, with the real Tesseract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nightowl.service.cli import main
+from nightowl.training.degrade import S_VALUES
+
+ROOT = Path(__file__).resolve().parents[3]
+METHODS = ["ground truth", "gain", "classical", "SIM L1", "SIM L1+L_CR", "MIM L1",
+           "MIM L1+L_CR"]
+KEYS = {"method", "noise", "S", "char_rate", "char_rate_ocr", "psnr", "ssim", "psnr_moving",
+        "ms_per_frame", "n_chars"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("eval")
+    # --quick with one sequence: the whole pipeline, every output, in seconds
+    assert main(["eval", "--quick", "--count", "1", "--out", str(out), "--publish",
+                 str(out / "page"), "--models", str(ROOT / "models")]) == 0
+    return out
+
+
+def test_quick_run_writes_every_output(quick_run):
+    for name in ("report.json", "report.md", "contact_sheet.png", "rate_vs_s.png",
+                 "records.jsonl"):
+        assert (quick_run / name).stat().st_size > 0, name
+
+
+def test_publish_writes_the_page_and_its_pictures(quick_run):
+    text = (quick_run / "page" / "EVAL.md").read_text()
+    assert f"--publish {quick_run / 'page'}" in text and "| MIM L1+L_CR |" in text
+    assert (quick_run / "page" / "eval" / "contact_sheet.jpg").stat().st_size > 0
+    assert (quick_run / "page" / "eval" / "rate_vs_s.png").stat().st_size > 0
+
+
+def test_report_json_has_the_schema(quick_run):
+    report = json.loads((quick_run / "report.json").read_text())
+    rows = report["rows"]
+    assert len(rows) == len(METHODS) * 2 * (len(S_VALUES) + 1)
+    assert [r["method"] for r in rows[::len(S_VALUES) + 1]][:len(METHODS)] == METHODS
+    for row in rows:
+        assert set(row) >= KEYS
+        assert row["noise"] in ("eq6", "extended")
+        assert row["S"] in (*S_VALUES, "all")
+        assert row["n_chars"] > 0
+        assert row["char_rate"] <= 1 and row["char_rate_ocr"] <= 1
+        assert min(row["char_rate"], row["char_rate_ocr"]) >= 0
+        if row["method"] == "ground truth":
+            assert row["psnr"] is None and row["ms_per_frame"] is None
+        else:
+            assert row["psnr"] > 5 and 0 < row["ssim"] <= 1 and row["ms_per_frame"] > 0
+    truth = [r for r in rows if r["method"] == "ground truth" and r["S"] == "all"]
+    assert all(r["char_rate"] >= 0.75 for r in truth)  # our recogniser reads clean plates
+    assert "| MIM L1+L_CR |" in (quick_run / "report.md").read_text()
+
+
+def test_missing_tesseract_fails_naming_the_package(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit) as error:
+        main(["eval", "--quick", "--out", str(tmp_path / "out")])
+    assert error.value.code == 2
+    assert "tesseract-ocr" in capsys.readouterr().err
+

@@ -1,0 +1,64 @@
+"""Reading a plate string from recogniser probabilities, and the test set's seed."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from nightowl.training.config import DataConfig
+from nightowl.training.evaluation.reading import CHARSET, STRIDE, Row, plate_rows, read_row
+from nightowl.training.evaluation.testset import TEST_SEED, darken, make_scene
+from nightowl.training.scenes import CharLabel, PlateLabel
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def probabilities_for(columns: str, height: int = 6) -> np.ndarray:
+    """(1 + K, height, len) one-hot probabilities, one column per character ("." background)."""
+    probs = np.zeros((1 + len(CHARSET), height, len(columns)), np.float32)
+    for x, c in enumerate(columns):
+        probs[0 if c == "." else 1 + CHARSET.index(c), :, x] = 1
+    return probs
+
+
+def test_read_row_groups_columns_into_characters():
+    row = Row((0, 8, 13 * STRIDE, 16))
+    assert read_row(probabilities_for(".77.99.8..44."), row) == "7984"
+    assert read_row(probabilities_for(".0044.11.11.."), row) == "0411"  # runs, separated
+    assert read_row(probabilities_for("............."), row) == ""
+
+
+def test_read_row_reads_only_along_the_row():
+    probs = probabilities_for("..12..", height=10)
+    probs[:, 6:] = 0
+    probs[0, 6:] = 1  # background below the row
+    assert read_row(probs, Row((0, 0, 6 * STRIDE, 16))) == "12"
+    assert read_row(probs, Row((0, 28, 6 * STRIDE, 40))) == ""
+
+
+def test_plate_rows_split_two_row_plates_top_to_bottom():
+    chars = [CharLabel("K", (10, 10, 14, 16), True), CharLabel("A", (15, 10, 19, 16), True),
+             CharLabel("1", (8, 20, 14, 30), True), CharLabel("2", (15, 20, 21, 30), True)]
+    plate = PlateLabel(text="KA / 12", labels="KA12", vehicle=0, font="f", style="s",
+                       chars=tuple(chars))
+    rows = plate_rows(plate)
+    assert [r.box for r in rows] == [(10, 10, 19, 16), (8, 20, 21, 30)]
+
+
+def test_test_seed_is_used_by_no_training_config():
+    used = {DataConfig().train_seed, DataConfig().val_seed}
+    for path in (ROOT / "training" / "configs").glob("*.toml"):
+        data = tomllib.loads(path.read_text()).get("data", {})
+        used |= {data.get("train_seed"), data.get("val_seed")}
+    assert TEST_SEED not in used
+
+
+def test_conditions_share_the_scene_and_differ_in_noise():
+    scene = make_scene(0)
+    eq6, extended = darken(scene, "eq6", 20), darken(scene, "extended", 20)
+    assert eq6.shape == extended.shape == scene.sequence.clean.shape
+    assert np.array_equal(darken(make_scene(0), "eq6", 20), eq6)  # reproducible
+    assert not np.array_equal(eq6, extended)
+    assert darken(scene, "eq6", 30).mean() < eq6.mean()  # darker at larger S

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from nightowl.service.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
+from nightowl.service.pipeline import network_input
 from nightowl.training.degrade import S_VALUES, NoiseConfig
 from nightowl.training.samples import Sample, SampleConfig, make_sample
 from nightowl.training.scenes import SceneConfig
@@ -131,13 +132,6 @@ def time_align(samples: list[Sample], config: AlignmentConfig) -> float:
     return 1000 * float(np.median(times))
 
 
-def chw(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (1, 3T, H, W) float32 in [0, 1], oldest first (the MIM input)."""
-    count, height, width, _ = frames.shape
-    return (frames.transpose(0, 3, 1, 2).reshape(1, 3 * count, height, width) / 255.0
-            ).astype(np.float32)
-
-
 class OnnxWarp:
     """training/warp_graph.py's warp on ONNX Runtime CPU (one thread)."""
 
@@ -155,7 +149,8 @@ class OnnxWarp:
         """frames (T, H, W, 3) uint8, flows (T, H, W, 2) -> aligned (T, H, W, 3) uint8."""
         from nightowl.training.warp_graph import flows_input
 
-        (out,) = self.session.run(None, {"frames": chw(frames), "flows": flows_input(flows)})
+        (out,) = self.session.run(None, {"frames": network_input(frames)[None],
+                                         "flows": flows_input(flows)})
         count, height, width, _ = frames.shape
         levels = np.rint(out[0].reshape(count, 3, height, width) * 255).astype(np.uint8)
         return levels.transpose(0, 2, 3, 1)
@@ -163,7 +158,8 @@ class OnnxWarp:
     def batch(self, frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
         from nightowl.training.warp_graph import flows_input
 
-        return self.session.run(None, {"frames": chw(frames), "flows": flows_input(flows)})[0]
+        return self.session.run(None, {"frames": network_input(frames)[None],
+                                       "flows": flows_input(flows)})[0]
 
 
 def onnx_warp_report(args, samples_per_s: int) -> None:
@@ -244,7 +240,7 @@ def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:
                     _, flows = align_to_last(sample.low, AlignmentConfig())
                     inputs = warper.batch(sample.low, flows)
                 else:
-                    inputs = chw(align_to_last(sample.low, CANDIDATES[name])[0])
+                    inputs = network_input(align_to_last(sample.low, CANDIDATES[name])[0])[None]
                 probabilities = recogniser.run(enhancer.run(inputs))[0]
                 reads = read_boxes(probabilities, [tuple(b) for b in boxes])
                 hits = sum(r == CHARSET[t - 1] for r, t in zip(reads, truth, strict=True))

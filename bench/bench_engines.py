@@ -116,18 +116,11 @@ def align_ms(size: tuple[int, int], count: int) -> float:
 def torch_network(model):
     """The torch network with the ONNX file's weights, or None without torch."""
     try:
-        import onnx
-        import torch
-        from onnx import numpy_helper
-
-        from nightowl.training.enhancers import EnhancerConfig, build_enhancer
+        from nightowl.training.enhancers import EnhancerConfig
+        from nightowl.training.onnx_weights import enhancer_from_onnx
     except ImportError:
         return None
-    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
-               for i in onnx.load(str(model.path)).graph.initializer}
-    network = build_enhancer(EnhancerConfig(**model.entry["model_config"])).eval()
-    network.load_state_dict({name: weights[name] for name in network.state_dict()})
-    return network
+    return enhancer_from_onnx(model.path, EnhancerConfig(**model.entry["model_config"])).eval()
 
 
 def gflops_per_frame(network, channels: int, height: int, width: int) -> float | None:

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from nightowl.service.pipeline import network_input
 from nightowl.training.degrade import S_VALUES
 from nightowl.training.evaluation.methods import Condition, Network, classical
+from nightowl.training.evaluation.metrics import psnr
 from nightowl.training.evaluation.testset import darken, make_scene
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-
-
-def psnr(output: np.ndarray, truth: np.ndarray) -> float:
-    return float(-10 * np.log10(max(np.mean((output - truth) ** 2), 1e-10)))
 
 
 def exposure_figures(output: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -38,9 +36,8 @@ def exposure_figures(output: np.ndarray, truth: np.ndarray) -> tuple[float, floa
 
 def told_s(network: Network, condition: Condition) -> np.ndarray:
     """The network on frames rescaled to the exposure it was trained around (S = 25)."""
-    frames = condition.align().astype(np.float32) * np.float32(condition.s / 25 / 255)
-    batch = frames.transpose(0, 3, 1, 2).reshape(1, -1, *frames.shape[1:3])
-    out = network.session.run(None, {network.input_name: np.clip(batch, 0, 1)})[0][0]
+    batch = network_input(condition.align(), np.float32(condition.s / 25 / 255))[None]
+    out = network.engine.run(np.clip(batch, 0, 1))[0]
     return np.clip(out.transpose(1, 2, 0), 0, 1)
 
 

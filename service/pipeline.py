@@ -50,11 +50,11 @@ class Pipeline:
             raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
         scale = np.float32(1.0 / np.iinfo(window.dtype).max)
         if count < self.frames and self.uses_single(count):
-            return Prepared("single", _chw(window[-1:], scale), 1, window.dtype.type)
+            return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type)
         aligned = align(window, self.alignment)
         if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
-        return Prepared("multi", _chw(aligned, scale), count, window.dtype.type)
+        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type)
 
     def uses_single(self, count: int) -> bool:
         """Whether a window of ``count`` < T frames goes to the single-image model."""
@@ -80,8 +80,12 @@ def align(window: np.ndarray, config: AlignmentConfig) -> np.ndarray:
     return aligned
 
 
-def _chw(frames: np.ndarray, scale: np.float32) -> np.ndarray:
-    """(n, H, W, 3) -> (3n, H, W) float32 scaled to [0, 1], frames oldest first."""
-    height, width = frames.shape[1:3]
-    stacked = frames.transpose(0, 3, 1, 2).reshape(-1, height, width)
-    return stacked.astype(np.float32) * scale
+def network_input(frames: np.ndarray, scale: np.float32 | None = None) -> np.ndarray:
+    """(..., H, W, 3) integer RGB -> (3n, H, W) float32 in [0, 1], frames oldest first: the
+    layout every enhancer takes, in training as in serving. ``scale`` defaults to 1 / the
+    dtype's maximum."""
+    if scale is None:
+        scale = np.float32(1.0 / np.iinfo(frames.dtype).max)
+    height, width = frames.shape[-3:-1]
+    stacked = frames.reshape(-1, height, width, 3).transpose(0, 3, 1, 2)
+    return stacked.reshape(-1, height, width).astype(np.float32) * scale

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from nightowl.service.pipeline import network_input
 from nightowl.training.recogniser import CHARSET, char_targets
 from nightowl.training.samples import Sample
 from nightowl.training.scenes import CharLabel
@@ -73,13 +74,6 @@ def char_boxes(chars: list[CharLabel]) -> dict[str, np.ndarray]:
     return {"boxes": boxes, "labels": labels}
 
 
-def _chw(images: np.ndarray) -> np.ndarray:
-    """(..., H, W, 3) uint8 -> (... * 3, H, W) float32 in [0, 1]."""
-    stacked = images.reshape(-1, *images.shape[-3:])
-    return (stacked.transpose(0, 3, 1, 2).reshape(-1, *images.shape[-3:-1]) / 255.0
-            ).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class EnhancerExamples:
     """Sample -> {"inputs", "target", "mask", "chars"} for SIM ("sim") or MIM ("mim").
@@ -106,8 +100,8 @@ class EnhancerExamples:
             frames = sample.low[-1:]
         seq = sample.sequence
         chars = shifted_chars(sample, x0, y0, size)
-        return {"inputs": _chw(frames[:, window[0], window[1]]),
-                "target": _chw(seq.clean[-1][window]),
+        return {"inputs": network_input(frames[:, window[0], window[1]]),
+                "target": network_input(seq.clean[-1][window]),
                 "mask": seq.masks[-1][window][None].astype(np.float32),
                 "chars": char_targets(chars, size, size), **char_boxes(chars)}
 

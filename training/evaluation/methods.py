@@ -14,9 +14,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from nightowl.service.alignment import align_to_last
+from nightowl.service.engines import load_engine
+from nightowl.service.pipeline import network_input
 
 # row name -> model file in models/, in the paper's order
 NETWORKS: dict[str, str] = {
@@ -76,17 +77,13 @@ def noise_std(frame: np.ndarray) -> float:
 
 
 class Network:
-    """An exported enhancer run with ONNX Runtime on the CPU, one thread."""
+    """An exported enhancer on the server's own engine: ONNX Runtime on the CPU, one thread,
+    its file checked against the manifest."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])
-        spec = self.session.get_inputs()[0]
-        self.input_name = spec.name
-        self.frames = int(spec.shape[1]) // 3
+        self.engine = load_engine(path.name, "onnxruntime-cpu", models_dir=path.parent,
+                                  threads=threads)
+        self.frames = self.engine.frames
 
     def __call__(self, condition: Condition) -> tuple[np.ndarray, float]:
         frames = condition.align() if self.frames > 1 else condition.low[-1:]
@@ -94,9 +91,7 @@ class Network:
             raise ValueError(f"the model takes {self.frames} frames, the test set has "
                              f"{len(frames)}")
         start = time.perf_counter()
-        batch = frames.transpose(0, 3, 1, 2).reshape(1, -1, *frames.shape[1:3])
-        batch = batch.astype(np.float32) * np.float32(1 / 255)
-        out = self.session.run(None, {self.input_name: batch})[0][0]  # (3, H, W)
+        out = self.engine.run(network_input(frames)[None])[0]  # (3, H, W)
         out = np.clip(out.transpose(1, 2, 0), 0, 1)
         extra = condition.align_ms if self.frames > 1 else 0.0
         return out, (time.perf_counter() - start) * 1e3 + extra

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
+from nightowl.service.engines import load_engine
 from nightowl.training.degrade import S_VALUES
 from nightowl.training.evaluation import methods, metrics, ocr, reading
 from nightowl.training.evaluation.scoring import correct_chars
@@ -41,16 +41,13 @@ class EvalSettings:
 
 
 class Evaluator:
-    """Holds the ONNX sessions of one process and evaluates scenes."""
+    """Holds the engines of one process and evaluates scenes."""
 
     def __init__(self, settings: EvalSettings) -> None:
         self.settings = settings
         cv2.setNumThreads(1)  # one thread per process, as ONNX Runtime below
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.recogniser = ort.InferenceSession(str(settings.models / "recogniser.onnx"),
-                                               options, providers=["CPUExecutionProvider"])
+        self.recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu",
+                                      models_dir=settings.models, threads=1)
         self.methods: dict[str, Callable] = {"gain": methods.gain,
                                              "classical": methods.classical}
         for name, file in settings.networks:
@@ -104,7 +101,7 @@ class Evaluator:
         x0, y0, x1, y1 = reading.crop_window(scene.plates, height, width)
         names = list(images)
         batch = np.stack([images[n][y0:y1, x0:x1].transpose(2, 0, 1) for n in names])
-        probabilities = self.recogniser.run(None, {"image": batch.astype(np.float32)})[0]
+        probabilities = self.recogniser.run(batch.astype(np.float32))
         return {name: [reading.read_plate(p, plate, (x0, y0)) for plate in scene.plates]
                 for name, p in zip(names, probabilities, strict=True)}
 

@@ -25,6 +25,9 @@ class EnhancerConfig:
     width: int = 16  # U-Net channels at full resolution
     depth: int = 3  # U-Net downsamplings
     input_gain: float = 16.0  # fixed lift of the dark input before the first conv
+    # inputs arrive multiplied by S / reference_gain (S: the darkening the caller reports), so
+    # every exposure reaches the network at the same brightness; None: frames as captured
+    reference_gain: float | None = None
 
     def unet(self, in_channels: int, out_channels: int) -> UNetConfig:
         return UNetConfig(in_channels=in_channels, out_channels=out_channels, width=self.width,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from nightowl.service.pipeline import network_input
+from nightowl.service.pipeline import input_scale, network_input
 from nightowl.training.recogniser import CHARSET, char_targets
 from nightowl.training.samples import Sample
 from nightowl.training.scenes import CharLabel
@@ -86,6 +86,7 @@ class EnhancerExamples:
     kind: str = "mim"
     crop: CropConfig = CropConfig()
     alignment: object = None  # service.alignment.AlignmentConfig; None: its defaults
+    reference_gain: float | None = None  # the network's EnhancerConfig.reference_gain
 
     def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
         size = self.crop.size
@@ -100,7 +101,8 @@ class EnhancerExamples:
             frames = sample.low[-1:]
         seq = sample.sequence
         chars = shifted_chars(sample, x0, y0, size)
-        return {"inputs": network_input(frames[:, window[0], window[1]]),
+        scale = input_scale(frames.dtype, sample.noise.s, self.reference_gain)
+        return {"inputs": network_input(frames[:, window[0], window[1]], scale),
                 "target": network_input(seq.clean[-1][window]),
                 "mask": seq.masks[-1][window][None].astype(np.float32),
                 "chars": char_targets(chars, size, size), **char_boxes(chars)}

@@ -103,7 +103,10 @@ def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
     if checkpoint["task"] == "recogniser":
         make, key = RecogniserExamples(augment_probability=0.0), "image"
     else:
-        make, key = EnhancerExamples(kind=checkpoint["model_config"]["kind"]), "inputs"
+        model_config = checkpoint["model_config"]
+        make = EnhancerExamples(kind=model_config["kind"],
+                                reference_gain=model_config.get("reference_gain"))
+        key = "inputs"
     seed = checkpoint["config"].get("data", {}).get("val_seed", 900_001)
     return np.stack([make(make_sample(SampleConfig(), seed, i))[key] for i in range(count)])
 

@@ -24,6 +24,7 @@ from nightowl.service.batcher import Batcher
 from nightowl.service.buffers import CameraBuffers
 from nightowl.service.engines import Engine, EngineError, load_engine
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
+from nightowl.service.exposure import Gain
 from nightowl.service.images import decode
 from nightowl.service.limits import InFlight, RateLimiter
 from nightowl.service.metrics import Metrics
@@ -46,6 +47,7 @@ class Result:
     reason: str = ""  # why skipped / error / buffer reset
     timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine
     #   (this frame's share of the batch), engine_call (the whole batch), finish, total
+    gain: Gain | None = None  # the gain behind the image, and its source; None: no image
 
 
 class EnhanceService:
@@ -63,8 +65,12 @@ class EnhanceService:
         if settings.few_frames != "repeat" and "single" not in engines:
             raise ValueError(f"few_frames={settings.few_frames!r} needs a single-image "
                              "engine")
+        single = engines.get("single")
         self.pipeline = Pipeline(frames=multi.frames, few_frames=settings.few_frames,
-                                 alignment=AlignmentConfig())
+                                 alignment=AlignmentConfig(),
+                                 multi_reference_gain=multi.reference_gain,
+                                 single_reference_gain=None if single is None else
+                                 single.reference_gain)
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
                                      settings.max_sequence_gap, settings.scene_change, clock)
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
@@ -128,6 +134,7 @@ class EnhanceService:
                 "single_model": (self.engines["single"].describe()
                                  if "single" in self.engines else None),
                 "few_frames": self.settings.few_frames,
+                "gain": self.settings.gain,
                 "frames": self.pipeline.frames,
                 "alignment": {"function": "nightowl.service.alignment.align_to_last",
                               **vars(self.pipeline.alignment)},
@@ -170,21 +177,31 @@ class EnhanceService:
         self.in_flight.release()
         self.metrics.in_flight.set(self.in_flight.count)
 
-    async def enhance(self, frames: list[np.ndarray]) -> Result:
-        """A self-contained request: the enhanced last of ``frames`` (oldest first). The caller
-        must have admitted the request (:meth:`admit`) and releases it afterwards."""
+    def told_gain(self, gain: float | None) -> Gain | None:
+        """The request's gain (checked by ``exposure.check_gain``; None: not given), else the
+        server's setting, else None."""
+        if gain is not None:
+            return Gain(gain, "request")
+        if self.settings.gain is not None:
+            return Gain(self.settings.gain, "setting")
+        return None
+
+    async def enhance(self, frames: list[np.ndarray], gain: float | None = None) -> Result:
+        """A self-contained request: the enhanced last of ``frames`` (oldest first); ``gain``:
+        the caller's darkening factor, if told. The caller must have admitted the request
+        (:meth:`admit`) and releases it afterwards."""
         self.check_frames(frames)
-        return await self._process(np.stack(frames), 0, "ok", "")
+        return await self._process(np.stack(frames), 0, "ok", "", self.told_gain(gain))
 
     async def push(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
-                   owner: object | None = None) -> Result:
+                   owner: object | None = None, gain: float | None = None) -> Result:
         """Frames (oldest first) into ``camera_id``'s buffer; the enhanced newest frame from its
         window (:meth:`stage`, then the pipeline). The caller must have admitted the request
         (:meth:`admit`) and releases it afterwards."""
         staged = self.stage(camera_id, frames, sequence, owner)
         if isinstance(staged, Result):
             return staged
-        return await self._process(*staged)
+        return await self._process(*staged, self.told_gain(gain))
 
     def stage(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
               owner: object | None = None) -> Result | tuple[np.ndarray, int, Status, str]:
@@ -211,14 +228,15 @@ class EnhanceService:
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return pushed.window, pushed.sequence, status, pushed.reset
 
-    async def process(self, staged: tuple[np.ndarray, int, Status, str]) -> Result:
-        """Enhance what :meth:`stage` returned."""
-        return await self._process(*staged)
+    async def process(self, staged: tuple[np.ndarray, int, Status, str],
+                      gain: float | None = None) -> Result:
+        """Enhance what :meth:`stage` returned; ``gain`` as in :meth:`enhance`."""
+        return await self._process(*staged, self.told_gain(gain))
 
     async def _process(self, window: np.ndarray, sequence: int, status: Status,
-                       reason: str) -> Result:
+                       reason: str, told: Gain | None) -> Result:
         start = time.perf_counter()
-        prepared = await self.run_cpu(self.pipeline.prepare, window)
+        prepared = await self.run_cpu(self.pipeline.prepare, window, told)
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
@@ -233,7 +251,8 @@ class EnhanceService:
                    "engine_call": batch.call_s, "finish": end - done, "total": end - start}
         for stage in ("align", "queue", "engine", "finish"):
             self.metrics.stage.labels(stage).observe(timings[stage])
-        return Result(status, sequence, image, prepared.frames_used, reason, timings)
+        return Result(status, sequence, image, prepared.frames_used, reason, timings,
+                      prepared.gain)
 
     def release_owner(self, owner: object) -> None:
         """A stream ended: free every camera it held."""

@@ -21,9 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (PNG frames) or "
                         f"video file ({', '.join(sorted(VIDEO_CODECS))})")
     parser.add_argument("--side-by-side", type=Path, help="also write input | enhanced, as a "
-                        "folder or video like --out (the input brightened by --gain)")
-    parser.add_argument("--gain", type=float, default=16.0, help="brightening of the input in "
-                        "the side-by-side view (default 16)")
+                        "folder or video like --out (the input brightened by the gain used, "
+                        "else 16)")
+    parser.add_argument("--gain", type=float, help="the frames' darkening factor S (how many "
+                        "times brighter the output should be than the input; default: "
+                        "NIGHTOWL_GAIN, else estimated per frame by models trained on "
+                        "exposure-normalised inputs; telling it is better)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of a video written "
                         "from an image sequence (default 25; videos keep their own)")
     parser.add_argument("--model", default="mim_l1_cr.onnx", help="enhancer in models/")
@@ -37,6 +40,7 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.buffers import CameraBuffers
     from nightowl.service.engines import EngineError, load_engine
     from nightowl.service.errors import ServiceError
+    from nightowl.service.exposure import Gain, check_gain
     from nightowl.service.pipeline import Pipeline
     from nightowl.service.settings import Settings
 
@@ -47,13 +51,22 @@ def run(args: argparse.Namespace, fail) -> int:
             fail(f"{path}: write a folder or a video ({', '.join(sorted(VIDEO_CODECS))})")
     settings = Settings()
     try:
+        told = check_gain(args.gain, "--gain")
+    except ServiceError as error:
+        fail(error.detail)
+    told = Gain(told, "request") if told is not None else (
+        None if settings.gain is None else Gain(settings.gain, "setting"))
+    try:
         engines = {"multi": load_engine(args.model, args.backend)}
         if settings.few_frames != "repeat":
             engines["single"] = load_engine(settings.single_model, args.backend)
     except EngineError as error:
         fail(f"cannot load the model: {error}")
     engine = engines["multi"]
-    pipeline = Pipeline(frames=engine.frames, few_frames=settings.few_frames)
+    single = engines.get("single")
+    pipeline = Pipeline(frames=engine.frames, few_frames=settings.few_frames,
+                        multi_reference_gain=engine.reference_gain,
+                        single_reference_gain=None if single is None else single.reference_gain)
     buffers = CameraBuffers(engine.frames, 1, float("inf"), settings.max_sequence_gap,
                             settings.scene_change)
     frames, count, fps = _read(args.input, fail)
@@ -66,13 +79,14 @@ def run(args: argparse.Namespace, fail) -> int:
                 window = buffers.push("offline", frame).window
             except ServiceError as error:
                 fail(f"{name}: {error.detail}")
-            prepared = pipeline.prepare(window)
+            prepared = pipeline.prepare(window, told)
             output = engines[prepared.model].run(prepared.input[None])[0]
             enhanced = pipeline.finish(output, prepared.dtype)
             writers[0].write(name, enhanced)
             if args.side_by_side:
                 top = np.iinfo(frame.dtype).max
-                bright = np.clip(frame.astype(np.float32) * args.gain, 0, top).astype(frame.dtype)
+                gain = prepared.gain.value or 16.0
+                bright = np.clip(frame.astype(np.float32) * gain, 0, top).astype(frame.dtype)
                 writers[1].write(name, np.concatenate([bright, enhanced], axis=1))
     finally:
         for writer in writers:

@@ -8,6 +8,11 @@ output back into an image. With fewer than T frames (a camera's first frames, or
 repeat for two or three, which is what measured best (``bench/bench_few_frames.py``: with one
 frame both read plate characters alike and single is 2.2 dB better in PSNR; from two frames on,
 repeat reads clearly more characters; figures in bench/README.md).
+
+A network trained on exposure-normalised frames (``reference_gain`` in its manifest entry) gets
+its input scaled by gain / reference_gain, as in training: the gain told by the caller, else
+one estimated from the newest frame (``nightowl.service.exposure``). Other networks take frames
+as captured and the gain is only reported.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from nightowl.service.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
+from nightowl.service.exposure import Gain, estimate_gain
 
 FewFrames = Literal["auto", "single", "repeat"]
 
@@ -30,6 +36,7 @@ class Prepared:
     input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1]
     frames_used: int  # distinct frames behind the result
     dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
+    gain: Gain  # the gain behind the input's scale
 
 
 @dataclass(frozen=True)
@@ -37,24 +44,40 @@ class Pipeline:
     frames: int = 4  # T of the multi-image model
     few_frames: FewFrames = "auto"
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    multi_reference_gain: float | None = None  # the multi-image model's reference_gain
+    single_reference_gain: float | None = None  # the single-image model's
 
     @property
     def min_side(self) -> int:
         """Smallest frame side (px) the alignment accepts."""
         return MIN_SIZE * self.alignment.downscale
 
-    def prepare(self, window: np.ndarray) -> Prepared:
-        """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared."""
+    def prepare(self, window: np.ndarray, told: Gain | None = None) -> Prepared:
+        """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared.
+        ``told``: the caller's or the setting's gain (None: not given)."""
         count = window.shape[0]
         if not 1 <= count <= self.frames:
             raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
-        scale = np.float32(1.0 / np.iinfo(window.dtype).max)
         if count < self.frames and self.uses_single(count):
-            return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type)
+            gain, scale = self.gain(window, told, self.single_reference_gain)
+            return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type,
+                            gain)
+        gain, scale = self.gain(window, told, self.multi_reference_gain)
         aligned = align(window, self.alignment)
         if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
-        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type)
+        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain)
+
+    @staticmethod
+    def gain(window: np.ndarray, told: Gain | None,
+             reference_gain: float | None) -> tuple[Gain, np.float32]:
+        """The gain a network with ``reference_gain`` gets for ``window`` (told, else estimated
+        from its newest frame; unused without a reference_gain) and the input scale it makes."""
+        if reference_gain is None:
+            gain = Gain(None if told is None else told.value, "unused")
+            return gain, input_scale(window.dtype)
+        gain = told if told is not None else Gain(estimate_gain(window[-1]), "estimated")
+        return gain, input_scale(window.dtype, gain.value, reference_gain)
 
     def uses_single(self, count: int) -> bool:
         """Whether a window of ``count`` < T frames goes to the single-image model."""

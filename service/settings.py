@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     backend: str = "auto"  # engine backend: auto, onnxruntime-cpu, onnxruntime-cuda, ...
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's
     warmup_sizes: list[tuple[int, int]] = [(240, 320)]  # (height, width) run once at start
+    gain: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False)  # the cameras'
+    #   darkening S (output / input brightness) when a request does not tell it; None: a
+    #   model with a reference_gain estimates it per frame (telling it is better)
     # --- per-camera buffers
     max_cameras: int = Field(256, ge=1)  # cameras with a buffer at once; more: 429
     camera_idle_s: float = Field(60.0, gt=0)  # a camera silent this long loses its buffer

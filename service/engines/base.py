@@ -19,6 +19,7 @@ class Engine(Protocol):
     backend: str  # "onnxruntime-cpu" | "onnxruntime-cuda" | "onnxruntime-tensorrt" | "tensorrt"
     input_name: str  # "frames" (MIM) or "frame" (SIM)
     frames: int  # 4 for MIM, 1 for SIM: input channels = 3 * frames
+    reference_gain: float | None  # inputs scaled by gain / this (ModelFile.reference_gain)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3*frames, H, W) float32 in [0, 1] -> (B, 3, H, W) float32 in [0, 1]."""

@@ -41,6 +41,13 @@ class ModelFile:
     def output_name(self) -> str:
         return self.entry["outputs"][0]["name"]
 
+    @property
+    def reference_gain(self) -> float | None:
+        """The gain the network's inputs are normalised to (inputs scaled by gain /
+        reference_gain, as in training); None: it takes frames as captured."""
+        value = self.entry.get("model_config", {}).get("reference_gain")
+        return None if value is None else float(value)
+
 
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()

@@ -41,6 +41,7 @@ class OrtEngine:
         self.backend = backend
         self.input_name = model.input_name
         self.frames = model.input_channels // 3
+        self.reference_gain = model.reference_gain
         self._session = session
         self._output = model.output_name
         self._details = details

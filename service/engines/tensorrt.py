@@ -111,6 +111,7 @@ class TensorRTEngine:
         self.name = model.path.name
         self.input_name = model.input_name
         self.frames = model.input_channels // 3
+        self.reference_gain = model.reference_gain
         self._output = model.output_name
         self._profile = profile
         self._plan = plan

@@ -11,6 +11,7 @@ from starlette.formparsers import MultiPartException
 
 from nightowl.service.core import Result
 from nightowl.service.errors import BadRequest, FrameSkipped, UnsupportedMediaType
+from nightowl.service.exposure import MAX_GAIN, check_gain
 from nightowl.service.images import MEDIA_TYPES, encode
 from nightowl.service.rest.deps import Authorised, Service
 
@@ -23,7 +24,12 @@ _FORM = {"type": "object", "required": ["frames"], "properties": {
     "camera_id": {"type": "string", "description": "append the frames to this camera's "
                   "buffer and enhance from it (also as query parameter or X-Camera-Id)"},
     "sequence": {"type": "integer", "description": "sequence number of the first frame "
-                 "(camera_id only; default: the next one)"}}}
+                 "(camera_id only; default: the next one)"},
+    "gain": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_GAIN,
+             "description": "the darkening factor S: how many times brighter the output should "
+             "be than the input (also as query parameter); default: the server's setting, else "
+             "estimated from the frame by models trained on exposure-normalised inputs "
+             "(telling it is better); X-Gain-Used and X-Gain-Source say what was used"}}}
 _DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}}
 
 
@@ -31,7 +37,8 @@ _DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"s
              summary="Enhance the last of 1-4 dark frames (or of a camera's buffer)",
              responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
                               "description": "the enhanced last frame, at the input size; "
-                              "X-Frames-Used, X-Status and Server-Timing (ms per stage)"}})
+                              "X-Frames-Used, X-Status, X-Gain-Used, X-Gain-Source and "
+                              "Server-Timing (ms per stage)"}})
 async def enhance(request: Request, service: Service,
                   camera_id: Annotated[str | None, Query()] = None,
                   x_camera_id: Annotated[str | None, Header()] = None,
@@ -41,12 +48,13 @@ async def enhance(request: Request, service: Service,
     files, fields = await _read_form(request, service.settings.max_frames)
     camera = fields.get("camera_id") or camera_id or x_camera_id
     sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
+    gain = check_gain(fields.get("gain") or request.query_params.get("gain"))
     service.admit()  # before decoding: a refused request costs no pixel work
     try:
         frames = await service.decode(files)
         decoded = time.perf_counter()
-        result = await (service.enhance(frames) if camera is None else
-                        service.push(camera, frames, sequence))
+        result = await (service.enhance(frames, gain) if camera is None else
+                        service.push(camera, frames, sequence, gain=gain))
     finally:
         service.release()
     if result.status == "skipped":
@@ -73,7 +81,7 @@ async def _read_form(request: Request, most: int) -> tuple[list[bytes], dict[str
         form = await request.form(max_files=most + 1, max_fields=8)
     except MultiPartException as error:
         raise BadRequest(f"unreadable multipart body ({error.message}); send 1 to {most} "
-                         "'frames' files and optionally camera_id and sequence") from None
+                         "'frames' files and optionally camera_id, sequence and gain") from None
     try:
         parts = form.getlist("frames")
         if not parts:
@@ -105,6 +113,10 @@ def _headers(result: Result, camera: str | None, timings: dict[str, float]) -> d
     if camera is not None:
         headers["X-Camera-Id"] = camera.encode("ascii", "replace").decode()
         headers["X-Sequence"] = str(result.sequence)
+    if result.gain is not None:
+        headers["X-Gain-Source"] = result.gain.source
+        if result.gain.value is not None:
+            headers["X-Gain-Used"] = f"{result.gain.value:.6g}"
     if result.reason:
         headers["X-Buffer-Reset"] = result.reason.encode("ascii", "replace").decode()
     return headers

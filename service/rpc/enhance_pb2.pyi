@@ -13,10 +13,23 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_PNG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_JPEG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_RGB8: _ClassVar[OutputFormat]
+
+class GainSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GAIN_SOURCE_UNSPECIFIED: _ClassVar[GainSource]
+    GAIN_SOURCE_REQUEST: _ClassVar[GainSource]
+    GAIN_SOURCE_SETTING: _ClassVar[GainSource]
+    GAIN_SOURCE_ESTIMATED: _ClassVar[GainSource]
+    GAIN_SOURCE_UNUSED: _ClassVar[GainSource]
 OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_PNG: OutputFormat
 OUTPUT_FORMAT_JPEG: OutputFormat
 OUTPUT_FORMAT_RGB8: OutputFormat
+GAIN_SOURCE_UNSPECIFIED: GainSource
+GAIN_SOURCE_REQUEST: GainSource
+GAIN_SOURCE_SETTING: GainSource
+GAIN_SOURCE_ESTIMATED: GainSource
+GAIN_SOURCE_UNUSED: GainSource
 
 class Image(_message.Message):
     __slots__ = ("encoded", "rgb8", "width", "height")
@@ -31,16 +44,18 @@ class Image(_message.Message):
     def __init__(self, encoded: _Optional[bytes] = ..., rgb8: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class EnhanceRequest(_message.Message):
-    __slots__ = ("frames", "camera_id", "sequence", "format")
+    __slots__ = ("frames", "camera_id", "sequence", "format", "gain")
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    GAIN_FIELD_NUMBER: _ClassVar[int]
     frames: _containers.RepeatedCompositeFieldContainer[Image]
     camera_id: str
     sequence: int
     format: OutputFormat
-    def __init__(self, frames: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
+    gain: float
+    def __init__(self, frames: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., gain: _Optional[float] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("decode_s", "align_s", "queue_s", "engine_s", "encode_s", "total_s", "engine_call_s")
@@ -61,37 +76,43 @@ class Timings(_message.Message):
     def __init__(self, decode_s: _Optional[float] = ..., align_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., engine_s: _Optional[float] = ..., encode_s: _Optional[float] = ..., total_s: _Optional[float] = ..., engine_call_s: _Optional[float] = ...) -> None: ...
 
 class EnhanceResponse(_message.Message):
-    __slots__ = ("image", "frames_used", "timings", "replica", "sequence", "reason")
+    __slots__ = ("image", "frames_used", "timings", "replica", "sequence", "reason", "gain_used", "gain_source")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FRAMES_USED_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    GAIN_USED_FIELD_NUMBER: _ClassVar[int]
+    GAIN_SOURCE_FIELD_NUMBER: _ClassVar[int]
     image: Image
     frames_used: int
     timings: Timings
     replica: str
     sequence: int
     reason: str
-    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., frames_used: _Optional[int] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., replica: _Optional[str] = ..., sequence: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    gain_used: float
+    gain_source: GainSource
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., frames_used: _Optional[int] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., replica: _Optional[str] = ..., sequence: _Optional[int] = ..., reason: _Optional[str] = ..., gain_used: _Optional[float] = ..., gain_source: _Optional[_Union[GainSource, str]] = ...) -> None: ...
 
 class StreamFrame(_message.Message):
-    __slots__ = ("camera_id", "sequence", "capture_time_us", "image", "format")
+    __slots__ = ("camera_id", "sequence", "capture_time_us", "image", "format", "gain")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TIME_US_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    GAIN_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     sequence: int
     capture_time_us: int
     image: Image
     format: OutputFormat
-    def __init__(self, camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
+    gain: float
+    def __init__(self, camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., format: _Optional[_Union[OutputFormat, str]] = ..., gain: _Optional[float] = ...) -> None: ...
 
 class StreamResult(_message.Message):
-    __slots__ = ("camera_id", "sequence", "capture_time_us", "status", "reason", "image", "frames_used", "timings", "replica")
+    __slots__ = ("camera_id", "sequence", "capture_time_us", "status", "reason", "image", "frames_used", "timings", "replica", "gain_used", "gain_source")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[StreamResult.Status]
@@ -113,6 +134,8 @@ class StreamResult(_message.Message):
     FRAMES_USED_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
+    GAIN_USED_FIELD_NUMBER: _ClassVar[int]
+    GAIN_SOURCE_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     sequence: int
     capture_time_us: int
@@ -122,4 +145,6 @@ class StreamResult(_message.Message):
     frames_used: int
     timings: Timings
     replica: str
-    def __init__(self, camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., status: _Optional[_Union[StreamResult.Status, str]] = ..., reason: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., frames_used: _Optional[int] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., replica: _Optional[str] = ...) -> None: ...
+    gain_used: float
+    gain_source: GainSource
+    def __init__(self, camera_id: _Optional[str] = ..., sequence: _Optional[int] = ..., capture_time_us: _Optional[int] = ..., status: _Optional[_Union[StreamResult.Status, str]] = ..., reason: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., frames_used: _Optional[int] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., replica: _Optional[str] = ..., gain_used: _Optional[float] = ..., gain_source: _Optional[_Union[GainSource, str]] = ...) -> None: ...

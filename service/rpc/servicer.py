@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 from nightowl.service.auth import check_bearer
 from nightowl.service.core import EnhanceService, Result
 from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceError
+from nightowl.service.exposure import check_gain
 from nightowl.service.images import decode, encode, from_raw
 from nightowl.service.metrics import Metrics
 from nightowl.service.rpc import enhance_pb2 as pb
@@ -28,6 +29,8 @@ from nightowl.service.settings import Settings
 SERVICE = "nightowl.v1.Enhancer"
 _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
             pb.OUTPUT_FORMAT_JPEG: "jpeg"}
+_GAIN_SOURCES = {"request": pb.GAIN_SOURCE_REQUEST, "setting": pb.GAIN_SOURCE_SETTING,
+                 "estimated": pb.GAIN_SOURCE_ESTIMATED, "unused": pb.GAIN_SOURCE_UNUSED}
 _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
            "skipped": pb.StreamResult.STATUS_SKIPPED}
 
@@ -64,6 +67,8 @@ class EnhancerServicer:
             self._authenticate(context)
             service = self._loaded()
             request = _parse(pb.EnhanceRequest, data)
+            gain = check_gain(request.gain if request.HasField("gain") else None,
+                              "EnhanceRequest.gain")
             started = time.perf_counter()
             service.admit()  # before decoding: a refused request costs no pixel work
             try:
@@ -71,9 +76,10 @@ class EnhancerServicer:
                 decoded = time.perf_counter()
                 if request.camera_id:
                     sequence = request.sequence if request.HasField("sequence") else None
-                    result = await service.push(request.camera_id, frames, sequence)
+                    result = await service.push(request.camera_id, frames, sequence,
+                                                gain=gain)
                 else:
-                    result = await service.enhance(frames)
+                    result = await service.enhance(frames, gain)
             finally:
                 service.release()
             if result.status == "skipped":
@@ -86,7 +92,7 @@ class EnhancerServicer:
         return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
                                   timings=_timings(result, decoded - started, encode_s, started),
                                   replica=service.settings.replica_id, sequence=result.sequence,
-                                  reason=result.reason)
+                                  reason=result.reason, **_gain(result))
 
     # --- stream ----------------------------------------------------------------------------------
     async def stream(self, requests: AsyncIterator[bytes],
@@ -136,6 +142,8 @@ class EnhancerServicer:
             frame = _parse(pb.StreamFrame, data)
             echo = dict(camera_id=frame.camera_id or state.default_camera, sequence=frame.sequence,
                         capture_time_us=frame.capture_time_us)
+            gain = check_gain(frame.gain if frame.HasField("gain") else None,
+                              "StreamFrame.gain")
             if state.busy >= service.settings.stream_queue_limit:
                 return _done(_message(Result("skipped", reason=(
                     f"this stream already has {state.busy} frames in flight (its limit); "
@@ -158,13 +166,14 @@ class EnhancerServicer:
             return _done(_failure(error, echo, service))
         decode_s = time.perf_counter() - started
         return asyncio.ensure_future(self._finish(staged, echo, frame.format, decode_s, started,
-                                                  state))
+                                                  state, gain))
 
     async def _finish(self, staged, echo: dict, output: int, decode_s: float, started: float,
-                      state: _StreamState) -> pb.StreamResult:
+                      state: _StreamState, gain: float | None) -> pb.StreamResult:
         service = self.service
         try:
-            result = staged if isinstance(staged, Result) else await service.process(staged)
+            result = (staged if isinstance(staged, Result) else
+                      await service.process(staged, gain))
             image, encode_s = (None, 0.0) if result.image is None else await service.run_cpu(
                 _image, result.image, output)
         except ServiceError as error:
@@ -239,7 +248,15 @@ def _message(result: Result, echo: dict, service: EnhanceService,
     service.metrics.frames.labels("grpc", result.status).inc()
     return pb.StreamResult(**echo, status=_STATUS[result.status], reason=result.reason,
                            image=image, frames_used=result.frames_used,
-                           replica=service.settings.replica_id)
+                           replica=service.settings.replica_id, **_gain(result))
+
+
+def _gain(result: Result) -> dict:
+    """gain_used and gain_source of a result message (both unset without an image)."""
+    if result.gain is None:
+        return {}
+    return {"gain_used": result.gain.value or 0.0,
+            "gain_source": _GAIN_SOURCES[result.gain.source]}
 
 
 def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.StreamResult:

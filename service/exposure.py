@@ -1,0 +1,74 @@
+"""The darkening factor ("gain") of a frame: how many times brighter the output should be than
+the input, as told by the caller or the server's setting, or estimated from the frame.
+
+Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
+frames multiplied by gain / reference_gain (``pipeline.input_scale``). Telling the gain is
+better than the estimate: a dark frame alone does not say whether a dark scene or a bright one
+was darkened, so :func:`estimate_gain` only knows how bright scenes are on average (its error
+per S is in bench/README.md, "Gain estimate").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from nightowl.service.errors import BadRequest
+
+GainSource = Literal["request", "setting", "estimated", "unused"]
+# the darkening the networks were trained on (training.degrade.S_VALUES: 20 to 30); estimates
+# are clamped to it. The service does not import training code: a test checks they match.
+TRAINED_GAINS = (20.0, 30.0)
+MAX_GAIN = 1000.0  # largest gain a caller may tell
+# mean level of a scene before darkening, in [0, 1] of the frame's depth, winsorised at
+# TRIM_PERCENTILE: the median of S * level(dark frame T) over generator scenes of a training
+# seed (bench/bench_gain_estimate.py; bench/README.md, "Gain estimate")
+REFERENCE_LEVEL = 0.2
+TRIM_PERCENTILE = 99.0  # levels above this percentile count as it (headlights, saturation)
+
+
+@dataclass(frozen=True)
+class Gain:
+    """The gain behind one result, and where it came from."""
+
+    value: float | None  # S; None: none was told and the model does not use one
+    source: GainSource  # request / setting: told; estimated; unused: the model takes frames as
+    #   captured (no reference_gain), and ``value`` is what was told, if anything
+
+
+def check_gain(value: float | str | None, where: str = "gain") -> float | None:
+    """A caller's gain as a float, or None when not given (None, "" or 0); BadRequest unless it
+    is a finite number > 0 and <= MAX_GAIN."""
+    if value is None or value == "":
+        return None
+    try:
+        gain = float(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{where} must be a number, got {str(value)[:40]!r}") from None
+    if gain == 0:
+        return None
+    if not math.isfinite(gain) or not 0 < gain <= MAX_GAIN:
+        raise BadRequest(f"{where} must be a finite number > 0 and <= {MAX_GAIN:g} (how many "
+                         f"times brighter the output should be than the input), got {gain!r}")
+    return gain
+
+
+def frame_level(frame: np.ndarray) -> float:
+    """(H, W, 3) uint8/uint16 frame -> its mean level in [0, 1], levels above the
+    TRIM_PERCENTILE-th counted as that percentile (a few saturated pixels barely move it)."""
+    levels = frame[::2, ::2].reshape(-1).astype(np.float32)  # every 4th pixel is plenty
+    top = np.percentile(levels, TRIM_PERCENTILE)
+    return float(np.minimum(levels, top).mean()) / np.iinfo(frame.dtype).max
+
+
+def estimate_gain(frame: np.ndarray) -> float:
+    """The darkening of an (H, W, 3) uint8/uint16 dark frame: REFERENCE_LEVEL / its level,
+    clamped to TRAINED_GAINS."""
+    low, high = TRAINED_GAINS
+    level = frame_level(frame)
+    if level <= REFERENCE_LEVEL / high:
+        return high
+    return float(np.clip(REFERENCE_LEVEL / level, low, high))

@@ -4,8 +4,9 @@ the input, as told by the caller or the server's setting, or estimated from the 
 Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
 frames multiplied by gain / reference_gain (``pipeline.input_scale``). Telling the gain is
 better than the estimate: a dark frame alone does not say whether a dark scene or a bright one
-was darkened, so :func:`estimate_gain` only knows how bright scenes are on average (its error
-per S is in bench/README.md, "Gain estimate").
+was darkened, so :func:`estimate_gain` only knows how bright scenes are on average, and scenes
+vary about as much in brightness as S does (its error per S is in bench/README.md, "Gain
+estimate": better than assuming the middle of the range, far from telling).
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ GainSource = Literal["request", "setting", "estimated", "unused"]
 # are clamped to it. The service does not import training code: a test checks they match.
 TRAINED_GAINS = (20.0, 30.0)
 MAX_GAIN = 1000.0  # largest gain a caller may tell
-# mean level of a scene before darkening, in [0, 1] of the frame's depth, winsorised at
-# TRIM_PERCENTILE: the median of S * level(dark frame T) over generator scenes of a training
-# seed (bench/bench_gain_estimate.py; bench/README.md, "Gain estimate")
-REFERENCE_LEVEL = 0.2
+MIDDLE_GAIN = 25.0  # the estimate of a frame at the reference level times 1 / MIDDLE_GAIN
+# calibrated by bench/bench_gain_estimate.py on generator scenes of the training seed
+# (bench/README.md, "Gain estimate"):
+REFERENCE_LEVEL = 0.26  # a scene's mean level before darkening, in [0, 1] of the frame's
+#   depth: the median of S * frame_level(dark frame T)
+SHRINK = 0.33  # exponent on REFERENCE_LEVEL / (MIDDLE_GAIN * level): the least-squares slope of
+#   log(S / MIDDLE_GAIN) on its log; < 1 pulls the estimate towards MIDDLE_GAIN, because a dark
+#   frame is as often a dark scene as a strong darkening
 TRIM_PERCENTILE = 99.0  # levels above this percentile count as it (headlights, saturation)
 
 
@@ -64,11 +69,14 @@ def frame_level(frame: np.ndarray) -> float:
     return float(np.minimum(levels, top).mean()) / np.iinfo(frame.dtype).max
 
 
-def estimate_gain(frame: np.ndarray) -> float:
-    """The darkening of an (H, W, 3) uint8/uint16 dark frame: REFERENCE_LEVEL / its level,
-    clamped to TRAINED_GAINS."""
+def estimate_gain(frame: np.ndarray, reference_level: float = REFERENCE_LEVEL,
+                  shrink: float = SHRINK) -> float:
+    """The darkening of an (H, W, 3) uint8/uint16 dark frame,
+    MIDDLE_GAIN * (reference_level / (MIDDLE_GAIN * level)) ** shrink, clamped to
+    TRAINED_GAINS (a black frame gets the largest)."""
     low, high = TRAINED_GAINS
     level = frame_level(frame)
-    if level <= REFERENCE_LEVEL / high:
+    if level <= 0:
         return high
-    return float(np.clip(REFERENCE_LEVEL / level, low, high))
+    ratio = reference_level / (MIDDLE_GAIN * level)
+    return float(np.clip(MIDDLE_GAIN * ratio ** shrink, low, high))

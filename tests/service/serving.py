@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from nightowl.service.core import EnhanceService
 from nightowl.service.engines import Engine
+from nightowl.service.engines.files import DEFAULT_MODELS_DIR, MANIFEST
 from nightowl.service.server import Server
 from nightowl.service.settings import Settings
 from nightowl.training.samples import SampleConfig, make_sample
@@ -92,3 +96,16 @@ def unpng(data: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image is not None, data[:200]
     return image[..., ::-1]
+
+
+def normalised_models(folder: Path, files: tuple[str, ...], reference_gain: float) -> Path:
+    """``folder`` as a models folder: copies of the shipped ``files`` (sha256 unchanged) and a
+    manifest whose entries for them add ``reference_gain`` to their model_config, as if they
+    had been trained on exposure-normalised frames."""
+    manifest = json.loads((DEFAULT_MODELS_DIR / MANIFEST).read_text())
+    entries = [entry for entry in manifest["models"] if entry["file"] in files]
+    for entry in entries:
+        entry["model_config"]["reference_gain"] = reference_gain
+        shutil.copy(DEFAULT_MODELS_DIR / entry["file"], folder / entry["file"])
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "models": entries}))
+    return folder

@@ -7,21 +7,18 @@ folder whose manifest adds ``reference_gain`` to their model_config.
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import grpc
 import httpx
 import numpy as np
 import pytest
 
 from nightowl.service.engines import load_engine
-from nightowl.service.engines.files import DEFAULT_MODELS_DIR, MANIFEST, resolve
+from nightowl.service.engines.files import resolve
 from nightowl.service.exposure import estimate_gain
 from nightowl.service.pipeline import Pipeline, align, input_scale, network_input
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
-from tests.service.serving import png, running, sequence, unpng
+from tests.service.serving import normalised_models, png, running, sequence, unpng
 
 REFERENCE_GAIN = 25.0
 SERVED = ("mim_l1_cr.onnx", "sim_l1_cr.onnx")
@@ -29,15 +26,7 @@ SERVED = ("mim_l1_cr.onnx", "sim_l1_cr.onnx")
 
 @pytest.fixture(scope="module")
 def normalised_dir(tmp_path_factory):
-    """A models folder: the served files, their manifest entries with reference_gain added."""
-    folder = tmp_path_factory.mktemp("models")
-    manifest = json.loads((DEFAULT_MODELS_DIR / MANIFEST).read_text())
-    entries = [entry for entry in manifest["models"] if entry["file"] in SERVED]
-    for entry in entries:
-        entry["model_config"]["reference_gain"] = REFERENCE_GAIN
-        shutil.copy(DEFAULT_MODELS_DIR / entry["file"], folder / entry["file"])
-    (folder / MANIFEST).write_text(json.dumps({**manifest, "models": entries}))
-    return folder
+    return normalised_models(tmp_path_factory.mktemp("models"), SERVED, REFERENCE_GAIN)
 
 
 @pytest.fixture(scope="module")

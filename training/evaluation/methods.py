@@ -17,7 +17,7 @@ import numpy as np
 
 from nightowl.service.alignment import align_to_last
 from nightowl.service.engines import load_engine
-from nightowl.service.pipeline import network_input
+from nightowl.service.pipeline import input_scale, network_input
 
 # row name -> model file in models/, in the paper's order
 NETWORKS: dict[str, str] = {
@@ -78,7 +78,10 @@ def noise_std(frame: np.ndarray) -> float:
 
 class Network:
     """An exported enhancer on the server's own engine: ONNX Runtime on the CPU, one thread,
-    its file checked against the manifest."""
+    its file checked against the manifest. It is told the true S, as gain and classical are:
+    a network trained on exposure-normalised frames (``reference_gain`` in its manifest entry)
+    gets its input scaled by S / reference_gain, as in training and serving; the others take
+    frames as captured."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         self.engine = load_engine(path.name, "onnxruntime-cpu", models_dir=path.parent,
@@ -91,7 +94,8 @@ class Network:
             raise ValueError(f"the model takes {self.frames} frames, the test set has "
                              f"{len(frames)}")
         start = time.perf_counter()
-        out = self.engine.run(network_input(frames)[None])[0]  # (3, H, W)
+        scale = input_scale(frames.dtype, condition.s, self.engine.reference_gain)
+        out = self.engine.run(network_input(frames, scale)[None])[0]  # (3, H, W)
         out = np.clip(out.transpose(1, 2, 0), 0, 1)
         extra = condition.align_ms if self.frames > 1 else 0.0
         return out, (time.perf_counter() - start) * 1e3 + extra

@@ -38,8 +38,11 @@ same on 6 sequences; `--publish models` rewrites this page.
   (the 4 frames aligned onto frame T with the server's optical flow,
   `nightowl.service.alignment.align_to_last`, averaged, times S, then OpenCV's non-local means
   `fastNlMeansDenoisingColored` with h = 0.8 x the estimated noise std, chosen by PSNR on a
-  seed outside the test set); the four shipped networks. Gain and classical are told the true
-  S; the networks are not. The served default is `mim_l1_cr.onnx`, the *MIM L1+L_CR* row.
+  seed outside the test set); the four shipped networks. Every row is told the true S: a
+  network trained on exposure-normalised frames (`reference_gain` in its manifest entry) gets
+  its input scaled by S / reference_gain, as in training and as the server does with a told
+  gain; a network without one takes the frames as captured, so S changes nothing for it. The
+  served default is `mim_l1_cr.onnx`, the *MIM L1+L_CR* row.
 - **Correct-answer rate** (the paper's measure): characters read correctly / all characters,
   over every plate whose characters are all visible on frame T. Each plate is read as a
   *string* and aligned with the truth by edit distance: a plate of n characters scores

@@ -1,0 +1,38 @@
+"""The evaluation's networks are told the true S, as the server is told a gain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nightowl.service.engines.files import DEFAULT_MODELS_DIR
+from nightowl.service.pipeline import input_scale, network_input
+from nightowl.training.evaluation.methods import Condition, Network
+from nightowl.training.evaluation.testset import darken, make_scene
+from nightowl.training.scenes import SceneConfig
+from tests.service.serving import normalised_models
+
+MODEL = "sim_l1_cr.onnx"  # one frame: no alignment, a quick test
+
+
+def condition(s: float) -> Condition:
+    scene = make_scene(0, SceneConfig(width=64, height=48))
+    return Condition(low=darken(scene, "eq6", s), s=s)
+
+
+def test_network_with_reference_gain_gets_its_input_scaled_by_s(tmp_path):
+    network = Network(normalised_models(tmp_path, (MODEL,), 25.0) / MODEL)
+    told = condition(20.0)
+    out, _ = network(told)
+    batch = network_input(told.low[-1:], input_scale(np.uint8, 20.0, 25.0))[None]
+    expected = np.clip(network.engine.run(batch)[0].transpose(1, 2, 0), 0, 1)
+    assert np.array_equal(out, expected)
+    plain = np.clip(network.engine.run(network_input(told.low[-1:])[None])[0], 0, 1)
+    assert not np.array_equal(out, plain.transpose(1, 2, 0))
+
+
+def test_network_without_reference_gain_ignores_s():
+    network = Network(DEFAULT_MODELS_DIR / MODEL)
+    frames = condition(20.0)
+    out, _ = network(frames)
+    out_other, _ = network(Condition(low=frames.low, s=30.0))
+    assert np.array_equal(out, out_other)

@@ -164,3 +164,23 @@ def test_grpc_stream_reports_per_frame_and_refuses_bad_gains(stub):
     assert results[1].reason.startswith("INVALID_ARGUMENT: StreamFrame.gain must be")
     assert results[2].gain_source == pb.GAIN_SOURCE_ESTIMATED
     assert (results[3].gain_used, results[3].gain_source) == (26.0, pb.GAIN_SOURCE_REQUEST)
+
+
+def test_enhance_command_tells_the_gain(normalised_dir, normalised, tmp_path, capsys,
+                                       monkeypatch):
+    from nightowl.service.cli import main
+
+    monkeypatch.setenv("NIGHTOWL_SCENE_CHANGE", "10")  # 64x48: see serving.service_settings
+    frames = sequence(7, 6)
+    source = tmp_path / "in"
+    source.mkdir()
+    for t, frame in enumerate(frames):
+        (source / f"{t}.png").write_bytes(png(frame))
+    model = str(normalised_dir / SERVED[0])
+    assert main(["enhance", str(source), "--out", str(tmp_path / "out"), "--model", model,
+                 "--gain", "22"]) == 0
+    fourth = unpng((tmp_path / "out" / "3.png").read_bytes())  # a full window of 4 frames
+    assert np.array_equal(fourth, scaled_by_hand(normalised, frames, 22.0))
+    with pytest.raises(SystemExit) as caught:
+        main(["enhance", str(source), "--out", str(tmp_path / "bad"), "--gain", "-1"])
+    assert caught.value.code == 2 and "--gain must be" in capsys.readouterr().err

@@ -64,9 +64,11 @@ def check_gain(value: float | str | None, where: str = "gain") -> float | None:
 def frame_level(frame: np.ndarray) -> float:
     """(H, W, 3) uint8/uint16 frame -> its mean level in [0, 1], levels above the
     TRIM_PERCENTILE-th counted as that percentile (a few saturated pixels barely move it)."""
-    levels = frame[::2, ::2].reshape(-1).astype(np.float32)  # every 4th pixel is plenty
-    top = np.percentile(levels, TRIM_PERCENTILE)
-    return float(np.minimum(levels, top).mean()) / np.iinfo(frame.dtype).max
+    levels = frame[::2, ::2].reshape(-1)  # every 4th pixel is plenty
+    counts = np.bincount(levels)  # a histogram: no sort, about 1 ms at 1280x720
+    top = int(np.searchsorted(np.cumsum(counts), TRIM_PERCENTILE / 100 * levels.size))
+    winsorised = counts @ np.minimum(np.arange(counts.size), top)
+    return float(winsorised) / levels.size / np.iinfo(frame.dtype).max
 
 
 def estimate_gain(frame: np.ndarray, reference_level: float = REFERENCE_LEVEL,

@@ -24,7 +24,7 @@ from nightowl.service.batcher import Batcher
 from nightowl.service.buffers import CameraBuffers
 from nightowl.service.engines import Engine, EngineError, load_engine
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
-from nightowl.service.exposure import Gain
+from nightowl.service.exposure import Gain, told_gain
 from nightowl.service.images import decode
 from nightowl.service.limits import InFlight, RateLimiter
 from nightowl.service.metrics import Metrics
@@ -177,21 +177,13 @@ class EnhanceService:
         self.in_flight.release()
         self.metrics.in_flight.set(self.in_flight.count)
 
-    def told_gain(self, gain: float | None) -> Gain | None:
-        """The request's gain (checked by ``exposure.check_gain``; None: not given), else the
-        server's setting, else None."""
-        if gain is not None:
-            return Gain(gain, "request")
-        if self.settings.gain is not None:
-            return Gain(self.settings.gain, "setting")
-        return None
-
     async def enhance(self, frames: list[np.ndarray], gain: float | None = None) -> Result:
         """A self-contained request: the enhanced last of ``frames`` (oldest first); ``gain``:
         the caller's darkening factor, if told. The caller must have admitted the request
         (:meth:`admit`) and releases it afterwards."""
         self.check_frames(frames)
-        return await self._process(np.stack(frames), 0, "ok", "", self.told_gain(gain))
+        return await self._process(np.stack(frames), 0, "ok", "",
+                                   told_gain(gain, self.settings.gain))
 
     async def push(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
                    owner: object | None = None, gain: float | None = None) -> Result:
@@ -201,7 +193,7 @@ class EnhanceService:
         staged = self.stage(camera_id, frames, sequence, owner)
         if isinstance(staged, Result):
             return staged
-        return await self._process(*staged, self.told_gain(gain))
+        return await self._process(*staged, told_gain(gain, self.settings.gain))
 
     def stage(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
               owner: object | None = None) -> Result | tuple[np.ndarray, int, Status, str]:
@@ -231,7 +223,7 @@ class EnhanceService:
     async def process(self, staged: tuple[np.ndarray, int, Status, str],
                       gain: float | None = None) -> Result:
         """Enhance what :meth:`stage` returned; ``gain`` as in :meth:`enhance`."""
-        return await self._process(*staged, self.told_gain(gain))
+        return await self._process(*staged, told_gain(gain, self.settings.gain))
 
     async def _process(self, window: np.ndarray, sequence: int, status: Status,
                        reason: str, told: Gain | None) -> Result:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.buffers import CameraBuffers
     from nightowl.service.engines import EngineError, load_engine
     from nightowl.service.errors import ServiceError
-    from nightowl.service.exposure import Gain, check_gain
+    from nightowl.service.exposure import check_gain, told_gain
     from nightowl.service.pipeline import Pipeline
     from nightowl.service.settings import Settings
 
@@ -51,11 +51,9 @@ def run(args: argparse.Namespace, fail) -> int:
             fail(f"{path}: write a folder or a video ({', '.join(sorted(VIDEO_CODECS))})")
     settings = Settings()
     try:
-        told = check_gain(args.gain, "--gain")
+        told = told_gain(check_gain(args.gain, "--gain"), settings.gain)
     except ServiceError as error:
         fail(error.detail)
-    told = Gain(told, "request") if told is not None else (
-        None if settings.gain is None else Gain(settings.gain, "setting"))
     try:
         engines = {"multi": load_engine(args.model, args.backend)}
         if settings.few_frames != "repeat":
@@ -85,8 +83,8 @@ def run(args: argparse.Namespace, fail) -> int:
             writers[0].write(name, enhanced)
             if args.side_by_side:
                 top = np.iinfo(frame.dtype).max
-                gain = prepared.gain.value or 16.0
-                bright = np.clip(frame.astype(np.float32) * gain, 0, top).astype(frame.dtype)
+                lift = prepared.gain.value or 16.0
+                bright = np.clip(frame.astype(np.float32) * lift, 0, top).astype(frame.dtype)
                 writers[1].write(name, np.concatenate([bright, enhanced], axis=1))
     finally:
         for writer in writers:

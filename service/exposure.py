@@ -61,6 +61,14 @@ def check_gain(value: float | str | None, where: str = "gain") -> float | None:
     return gain
 
 
+def told_gain(request: float | None, setting: float | None) -> Gain | None:
+    """The gain told for a frame: the request's (checked by :func:`check_gain`), else the
+    server's setting, else None."""
+    if request is not None:
+        return Gain(request, "request")
+    return None if setting is None else Gain(setting, "setting")
+
+
 def frame_level(frame: np.ndarray) -> float:
     """(H, W, 3) uint8/uint16 frame -> its mean level in [0, 1], levels above the
     TRIM_PERCENTILE-th counted as that percentile (a few saturated pixels barely move it)."""

@@ -33,7 +33,8 @@ class Prepared:
     """One frame's network input and where it goes."""
 
     model: Literal["multi", "single"]  # which engine takes it
-    input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1]
+    input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1] (to gain / reference_gain when
+    #   exposure-normalised, unclipped, as in training)
     frames_used: int  # distinct frames behind the result
     dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
     gain: Gain  # the gain behind the input's scale

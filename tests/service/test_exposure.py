@@ -14,9 +14,11 @@ from nightowl.service.exposure import (
     MAX_GAIN,
     MIDDLE_GAIN,
     TRAINED_GAINS,
+    Gain,
     check_gain,
     estimate_gain,
     frame_level,
+    told_gain,
 )
 from nightowl.service.settings import Settings
 from nightowl.training.config import DataConfig
@@ -47,6 +49,12 @@ def test_setting_refuses_bad_gains(monkeypatch, value):
     monkeypatch.setenv("NIGHTOWL_GAIN", str(value))
     with pytest.raises(ValidationError, match="gain"):
         Settings()
+
+
+def test_request_beats_the_setting():
+    assert told_gain(22.0, 28.0) == Gain(22.0, "request")
+    assert told_gain(None, 28.0) == Gain(28.0, "setting")
+    assert told_gain(None, None) is None
 
 
 def test_setting_from_the_environment(monkeypatch):

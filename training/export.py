@@ -94,9 +94,10 @@ def parity(network: nn.Module, path: Path, inputs: np.ndarray) -> float:
     return float(np.abs(ours - reference).max())
 
 
-def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
+def real_inputs(checkpoint: dict, count: int = 2, first: int = 0) -> np.ndarray:
     """Generator frames as the network sees them in use (dark aligned frames, or a clean frame
-    for the recogniser), from the validation seed of the network's own config."""
+    for the recogniser), from the validation seed of the network's own config: samples
+    ``first`` .. ``first + count - 1``."""
     from nightowl.training.examples import EnhancerExamples, RecogniserExamples
     from nightowl.training.samples import SampleConfig, make_sample
 
@@ -108,7 +109,8 @@ def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
                                 reference_gain=model_config.get("reference_gain"))
         key = "inputs"
     seed = checkpoint["config"].get("data", {}).get("val_seed", 900_001)
-    return np.stack([make(make_sample(SampleConfig(), seed, i))[key] for i in range(count)])
+    return np.stack([make(make_sample(SampleConfig(), seed, i))[key]
+                     for i in range(first, first + count)])
 
 
 def revalidate(final: Path, recogniser: Path) -> dict[str, float]:
@@ -278,3 +280,71 @@ def export_fp16(models: Path, entry: dict) -> dict:
             "precision": "fp16", "fp32": entry["file"],
             "parity": {"max_abs_diff": checks, "tolerance": FP16_TOLERANCE,
                        "tolerance_uniform_inputs": FP16_TOLERANCE_SATURATED}}
+
+
+# int8 copies for the CPU: PSNR (dB) of the int8 file's output against the fp32 file's on
+# held-out in-use inputs, worst crop. 40 dB is an RMS difference of 1% of full scale, about 2.5
+# 8-bit levels, well under the noise the networks leave (their PSNR against the truth is ~27
+# dB), so the int8 file cannot move a PSNR against the truth by more than a few hundredths of a
+# dB; measured 40-46 dB on the shipped files (bench/README.md, 'int8 on the CPU').
+INT8_MIN_PSNR_DB = 40.0
+INT8_CALIBRATION = 16  # calibration crops: validation-seed samples 0-15
+INT8_HELD_OUT = 8  # held-out crops for the bound: samples 16-23
+
+
+def int8_name(file: str) -> str:
+    """'mim_l1_cr.onnx' -> 'mim_l1_cr.int8.onnx'."""
+    return file.removesuffix(".onnx") + ".int8.onnx"
+
+
+def in_use_inputs(entry: dict, count: int, first: int = 0) -> np.ndarray:
+    """(count, C, 128, 128) crops of validation-seed samples as the enhancer of manifest
+    ``entry`` sees them in use (aligned dark frames, scaled as its model_config says)."""
+    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
+                  "config": {"data": {"val_seed": 900_001}}}
+    return real_inputs(checkpoint, count, first)
+
+
+def export_int8(models: Path, entry: dict, options=None) -> dict:
+    """A static int8 copy of a shipped fp32 enhancer, for the CPU engine; returns its manifest
+    entry.
+
+    Calibrated on INT8_CALIBRATION in-use crops; refused when its output on INT8_HELD_OUT
+    other in-use crops is below INT8_MIN_PSNR_DB against the fp32 file's. One held-out crop
+    and the fp32 output on it are stored as its reference, which ``nightowl export --check``
+    re-measures.
+    """
+    import onnxruntime
+
+    from nightowl.training.quantize import Int8Options, psnr_db, quantize_int8, run_cpu
+
+    options = options or Int8Options()
+    if entry["task"] != "enhancer":
+        raise ValueError(f"{entry['file']}: int8 copies are made for enhancers only")
+    source = models / entry["file"]
+    path = models / int8_name(entry["file"])
+    quantize_int8(source, path, in_use_inputs(entry, INT8_CALIBRATION), options)
+    held_out = in_use_inputs(entry, INT8_HELD_OUT, first=INT8_CALIBRATION)
+    expected = run_cpu(source, held_out)
+    ours = run_cpu(path, held_out)
+    psnr = psnr_db(ours, expected)
+    if psnr.min() < INT8_MIN_PSNR_DB:
+        raise RuntimeError(f"{path}: int8 output is {psnr.min():.1f} dB from the fp32 file's on "
+                           f"held-out in-use inputs (< {INT8_MIN_PSNR_DB} dB): "
+                           f"{np.round(psnr, 1).tolist()}")
+    reference = models / "reference" / f"{path.stem}.npz"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(reference, inputs=held_out[:1], outputs=expected[:1])
+    first, last = INT8_CALIBRATION, INT8_CALIBRATION + INT8_HELD_OUT - 1
+    return {**entry, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+            "what": f"int8 copy of {entry['file']} for the CPU engine (float32 inputs/outputs)",
+            "precision": "int8", "fp32": entry["file"],
+            "reference": str(reference.relative_to(models)),
+            "quantisation": {**options.record(), "onnxruntime": onnxruntime.__version__,
+                             "calibration_inputs": f"validation-seed samples 0-"
+                                                   f"{INT8_CALIBRATION - 1}, 128 px crops"},
+            "parity": {"psnr_db_vs_fp32": {"held_out_min": float(psnr.min()),
+                                           "held_out_mean": float(psnr.mean())},
+                       "held_out": f"validation-seed samples {first}-{last}, 128 px crops",
+                       "max_abs_diff": {"held_out": float(np.abs(ours - expected).max())},
+                       "min_psnr_db": INT8_MIN_PSNR_DB}}

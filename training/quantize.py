@@ -78,7 +78,7 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
               "entropy": CalibrationMethod.Entropy}[options.calibration]
     input_name = onnx.load(str(source), load_external_data=False).graph.input[0].name
     with tempfile.TemporaryDirectory(prefix="nightowl-int8-") as folder, \
-            warnings.catch_warnings(), _quiet("root"), \
+            warnings.catch_warnings(), _Quiet("root"), \
             contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their progress
         warnings.simplefilter("ignore")  # onnxruntime's advice on pre-processing, already done
         prepared = Path(folder) / "prepared.onnx"
@@ -95,7 +95,7 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
         staging.replace(target)
 
 
-class _quiet:
+class _Quiet:
     """Raise a logger's level to ERROR for a block (onnxruntime.quantization warns per tensor)."""
 
     def __init__(self, name: str) -> None:

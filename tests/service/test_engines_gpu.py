@@ -34,7 +34,7 @@ def frames(shape=(2, 12, 97, 161)) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cpu_output() -> np.ndarray:
-    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu").run(frames())
+    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32").run(frames())
 
 
 def test_cuda_matches_cpu(cpu_output):

@@ -2,10 +2,12 @@
 calibration, measured on held-out in-use inputs of a shipped enhancer.
 
 Run: python bench/check_int8.py [--model mim_l1_cr.onnx] [--held-out 16] [--repeat 5]
-Each candidate is calibrated as `nightowl export --int8` does (validation-seed samples 0-15,
-128 px crops) into a temporary folder; then, on validation-seed samples 16.. (never calibrated
-on): PSNR of its output against the fp32 file's (worst and mean crop), mean PSNR against the
-clean truth (the fp32 file's alongside), and ms per 256x256 frame on one onnxruntime thread.
+                                [--formats qdq qoperator] [--percentiles 99.999 99.99 99.9]
+Each candidate is calibrated as `nightowl export --int8` does (samples 0-15 of the model's own
+validation seed, 128 px crops) into a temporary folder; then, on samples 16.. of that seed
+(never calibrated on): PSNR of its output against the fp32 file's (worst and mean crop), mean
+PSNR against the clean truth (the fp32 file's alongside), and ms per 256x256 frame on one
+onnxruntime thread.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from nightowl.service.engines.files import resolve
-from nightowl.training.export import INT8_CALIBRATION, in_use_inputs
+from nightowl.training.export import INT8_CALIBRATION, in_use_inputs, validation_seed
 from nightowl.training.quantize import (
     CALIBRATIONS,
     FORMATS,
@@ -36,7 +38,7 @@ def held_out_pairs(entry: dict, count: int) -> tuple[np.ndarray, np.ndarray]:
 
     config = entry["model_config"]
     make = EnhancerExamples(kind=config["kind"], reference_gain=config.get("reference_gain"))
-    items = [make(make_sample(SampleConfig(), 900_001, i))
+    items = [make(make_sample(SampleConfig(), validation_seed(entry), i))
              for i in range(INT8_CALIBRATION, INT8_CALIBRATION + count)]
     return np.stack([i["inputs"] for i in items]), np.stack([i["target"] for i in items])
 
@@ -59,6 +61,13 @@ def ms_per_frame(path: Path, channels: int, repeat: int) -> float:
     return 1000 * min(times)
 
 
+def candidates(format: str, calibrations: list[str], percentiles: list[float]
+               ) -> list[Int8Options]:
+    return [Int8Options(format, method, percentile)
+            for method in calibrations
+            for percentile in (percentiles if method == "percentile" else [99.99])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mim_l1_cr.onnx")
@@ -67,6 +76,8 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--calibrations", nargs="+", default=list(CALIBRATIONS),
                         choices=CALIBRATIONS)
+    parser.add_argument("--percentiles", nargs="+", type=float, default=[99.999, 99.99, 99.9],
+                        help="the percentile calibration's candidates")
     args = parser.parse_args()
     model = resolve(args.model)
     calibration = in_use_inputs(model.entry, INT8_CALIBRATION)
@@ -80,12 +91,13 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="nightowl-int8-check-") as folder:
         for format in args.formats:
-            for method in args.calibrations:
-                path = Path(folder) / f"{format}-{method}.onnx"
-                quantize_int8(model.path, path, calibration, Int8Options(format, method))
+            for options in candidates(format, args.calibrations, args.percentiles):
+                path = Path(folder) / "candidate.onnx"
+                quantize_int8(model.path, path, calibration, options)
                 out = run_cpu(path, inputs)
                 against = psnr_db(out, fp32)
-                print(f"| {format} | {method} | {against.min():.2f} / {against.mean():.2f} | "
+                print(f"| {format} | {options.record()['calibration']} | "
+                      f"{against.min():.2f} / {against.mean():.2f} | "
                       f"{psnr_db(out, truth).mean():.2f} | "
                       f"{ms_per_frame(path, model.input_channels, args.repeat):.1f} |",
                       flush=True)

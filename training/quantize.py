@@ -29,7 +29,8 @@ class Int8Options:
 
     format: str = "qdq"  # "qdq": QuantizeLinear/DequantizeLinear pairs around float ops, fused
     #   by onnxruntime into integer kernels; "qoperator": QLinearConv and friends in the graph
-    calibration: str = "percentile"  # "minmax", "percentile" (99.999th) or "entropy"
+    calibration: str = "percentile"  # "minmax", "percentile" or "entropy"
+    percentile: float = 99.99  # "percentile": the share of each tensor's values kept in range
     per_channel: bool = True  # one weight scale per output channel
 
     def __post_init__(self) -> None:
@@ -38,12 +39,16 @@ class Int8Options:
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got "
                              f"{self.calibration!r}")
+        if not 50 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
 
     def record(self) -> dict:
         """The manifest's description of these options."""
         return {"format": self.format.upper() if self.format == "qdq" else "QOperator",
                 "weights": "int8, per channel" if self.per_channel else "int8, per tensor",
-                "activations": "uint8, per tensor", "calibration": self.calibration}
+                "activations": "uint8, per tensor",
+                "calibration": (f"percentile {self.percentile:g}"
+                                if self.calibration == "percentile" else self.calibration)}
 
 
 class _Reader:
@@ -51,14 +56,16 @@ class _Reader:
 
     def __init__(self, input_name: str, inputs: np.ndarray) -> None:
         self._name = input_name
+        self._inputs = inputs
         self._items = iter(inputs)
+
+    def rewind(self) -> None:
+        self._items = iter(self._inputs)
 
     def get_next(self) -> dict | None:
         item = next(self._items, None)
         return None if item is None else {self._name: item[None]}
 
-    def rewind(self) -> None:  # part of the protocol; never called for one pass
-        raise NotImplementedError("calibration reads its inputs once")
 
 
 def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
@@ -90,7 +97,8 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
             str(prepared), str(staging), _Reader(input_name, calibration),
             quant_format=QuantFormat.QDQ if options.format == "qdq" else QuantFormat.QOperator,
             per_channel=options.per_channel, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=method)
+            weight_type=QuantType.QInt8, calibrate_method=method,
+            extra_options={"CalibPercentile": options.percentile})
         target.parent.mkdir(parents=True, exist_ok=True)
         staging.replace(target)
 

@@ -58,12 +58,12 @@ the time, so that every batch has characters for L_CR.
   training range.
 - int8 copies (`*.int8.onnx`, made by `nightowl export --int8`, `training/quantize.py`) are what
   the `onnxruntime-cpu` engine runs by default (`NIGHTOWL_CPU_PRECISION=fp32` for the fp32
-  file): static QDQ quantisation, int8 weights per channel, uint8 activations, Percentile
-  calibration on 16 in-use crops (aligned dark validation-seed frames, samples 0-15), float32
-  inputs and outputs. Their parity column is the PSNR of their output against the fp32 file's on
-  8 held-out in-use crops (samples 16-23), worst crop; the export refuses a copy under 35 dB on
-  any crop or 42 dB on average (the reasoning and the measured speed: `bench/README.md`, 'int8
-  on the CPU').
+  file): static QDQ quantisation, int8 weights per channel, uint8 activations, calibrated to
+  the 99.99th percentile of 16 in-use crops (aligned dark frames, samples 0-15 of the model's
+  validation seed), float32 inputs and outputs. Their parity column is the PSNR of their output
+  against the fp32 file's on 16 held-out in-use crops (samples 16-31), worst crop; the export
+  refuses a copy under 33 dB on any crop or 42 dB on average (the reasoning and the measured
+  speed: `bench/README.md`, 'int8 on the CPU').
 - MIM's branch losses are weighted by the generator's *true* moving-object mask during
   training (`branch_mask = "true"`), not by the mask U-Net's output as in the paper: early in
   training the predicted mask is noise, and weighting by it would train the moving net on road

@@ -18,6 +18,7 @@ from torch import nn
 
 from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
 from nightowl.training.manifest import sha256
+from nightowl.training.quantize import Int8Options
 from nightowl.training.recogniser import CharRecogniser, RecogniserConfig
 from nightowl.training.tasks import load_recogniser
 
@@ -292,6 +293,7 @@ INT8_MIN_PSNR_DB = 33.0
 INT8_MEAN_PSNR_DB = 42.0
 INT8_CALIBRATION = 16  # calibration crops: samples 0-15 of the model's validation seed
 INT8_HELD_OUT = 16  # held-out crops for the bound: samples 16-31
+INT8_OPTIONS = Int8Options()  # QDQ, Percentile 99.99: chosen by bench/check_int8.py
 
 
 def int8_name(file: str) -> str:
@@ -318,7 +320,7 @@ def in_use_inputs(entry: dict, count: int, first: int = 0) -> np.ndarray:
     return real_inputs(checkpoint, count, first)
 
 
-def export_int8(models: Path, entry: dict, options=None) -> dict:
+def export_int8(models: Path, entry: dict, options: Int8Options = INT8_OPTIONS) -> dict:
     """A static int8 copy of a shipped fp32 enhancer, for the CPU engine; returns its manifest
     entry.
 
@@ -329,9 +331,8 @@ def export_int8(models: Path, entry: dict, options=None) -> dict:
     ``nightowl export --check`` re-measures (worst-crop bound)."""
     import onnxruntime
 
-    from nightowl.training.quantize import Int8Options, psnr_db, quantize_int8, run_cpu
+    from nightowl.training.quantize import psnr_db, quantize_int8, run_cpu
 
-    options = options or Int8Options()
     if entry["task"] != "enhancer":
         raise ValueError(f"{entry['file']}: int8 copies are made for enhancers only")
     source = models / entry["file"]

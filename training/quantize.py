@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -67,7 +68,6 @@ class _Reader:
         return None if item is None else {self._name: item[None]}
 
 
-
 def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
                   options: Int8Options = Int8Options()) -> None:
     """Write the int8 copy of fp32 ``source`` to ``target``, ranges from ``calibration``
@@ -87,10 +87,10 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
     with tempfile.TemporaryDirectory(prefix="nightowl-int8-") as folder, \
             warnings.catch_warnings(), _Quiet("root"), \
             contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their progress
-        warnings.simplefilter("ignore")  # onnxruntime's advice on pre-processing, already done
+        warnings.simplefilter("ignore")  # onnxruntime.quantization's own warnings
         prepared = Path(folder) / "prepared.onnx"
-        # symbolic shape inference fails on these graphs (dynamic H, W through the warp ops):
-        # onnx's own shape inference and onnxruntime's graph optimisation still run
+        # onnxruntime's symbolic shape inference fails on these exported graphs; onnx's own
+        # shape inference and onnxruntime's graph optimisation still run
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         staging = Path(folder) / "int8.onnx"
         quantize_static(
@@ -100,7 +100,7 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
             weight_type=QuantType.QInt8, calibrate_method=method,
             extra_options={"CalibPercentile": options.percentile})
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging.replace(target)
+        shutil.move(staging, target)  # the temporary folder may be on another file system
 
 
 class _Quiet:

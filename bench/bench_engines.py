@@ -7,8 +7,10 @@ The torch network is rebuilt from the ONNX file's own weights (same names as the
 so both runtimes run the same model; their outputs are compared. Every candidate runs once per
 round, in turn, so a busy machine slows all of them alike; each figure is the best round.
 CPU candidates: torch eager (NCHW, --threads threads) and ONNX Runtime as nightowl's engine
-loads it (all graph optimisations, no spinning), plus other session settings tried while tuning
-it (spinning on, extended instead of all optimisations, half the threads).
+loads it (all graph optimisations, no spinning) in fp32 and, when the manifest lists one, on the
+model's int8 copy (the CPU server's default; its GFLOP/s count the fp32 model's FLOPs), plus
+other session settings tried while tuning it (spinning on, extended instead of all
+optimisations, half the threads).
 GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and fp16, and the
 onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines, and the fused warp + enhance
 graph (training/warp_graph.py) on ONNX Runtime CUDA and TensorRT; with a GPU, batches of 4 and 8
@@ -160,9 +162,14 @@ def cpu_rows(model, network, size: tuple[int, int], args) -> dict:
     channels = model.input_channels
     frames = np.random.default_rng(0).random((1, channels, height, width), dtype=np.float32)
     frames /= 20  # dark frames live near 0
-    engine = load_engine(model.path, "onnxruntime-cpu", threads=args.threads)
+    engine = load_engine(model.path, "onnxruntime-cpu", threads=args.threads,
+                         cpu_precision="fp32")
     candidates: dict[str, Callable] = {f"nightowl engine onnxruntime-cpu {args.threads}t":
                                        lambda: engine.run(frames)}
+    int8 = load_engine(model.path, "onnxruntime-cpu", threads=args.threads)
+    if int8.describe()["precision"] == "int8":
+        candidates[f"nightowl engine onnxruntime-cpu int8 {args.threads}t"] = \
+            lambda: int8.run(frames)
     for name, session in ort_variants(model.path, args.threads, args.quick).items():
         candidates[name] = lambda s=session: s.run(None, {model.input_name: frames})
     difference = None
@@ -397,6 +404,11 @@ def _summarise(size: str, flops: float | None, peak: float, cpu: dict, gpu: dict
              "best_ort_cpu": best_ort,
              "max_abs_diff_torch_vs_ort": cpu["max_abs_diff_torch_vs_ort"],
              "gpu_skipped": gpu.get("skipped", {})}
+    int8_name = next((n for n in ort_names if n.startswith("nightowl engine") and " int8 " in n),
+                     None)
+    if int8_name is not None:
+        entry["speedup_int8_vs_fp32_engine"] = cpu["seconds"][engine_name] / cpu["seconds"][
+            int8_name]
     if torch_name is not None:
         entry["speedup_engine_vs_torch"] = cpu["seconds"][torch_name] / cpu["seconds"][
             engine_name]
@@ -431,7 +443,8 @@ def _print_size(size: str, flops: float | None, entry: dict) -> None:
               f"{row.get('cpu_ms_per_frame', nan):8.1f} "
               f"{row.get('gflop_per_cpu_second', nan):11.1f} "
               f"{row.get('fraction_of_matmul_per_cpu_second', nan):9.1%}")
-    for key in ("speedup_engine_vs_torch", "speedup_best_ort_vs_torch"):
+    for key in ("speedup_int8_vs_fp32_engine", "speedup_engine_vs_torch",
+                "speedup_best_ort_vs_torch"):
         if key in entry:
             print(f"{key}: {entry[key]:.2f}x")
     for backend, reason in entry["gpu_skipped"].items():

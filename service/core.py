@@ -92,6 +92,7 @@ class EnhanceService:
             names["single"] = settings.single_model
         engines = {key: load_engine(name, settings.backend, models_dir=settings.models_dir,
                                     threads=settings.threads,
+                                    cpu_precision=settings.cpu_precision,
                                     warmup_shapes=settings.warmup_sizes)
                    for key, name in names.items()}
         if engines["multi"].frames < 2:

@@ -55,9 +55,11 @@ def run(args: argparse.Namespace, fail) -> int:
     except ServiceError as error:
         fail(error.detail)
     try:
-        engines = {"multi": load_engine(args.model, args.backend)}
+        engines = {"multi": load_engine(args.model, args.backend,
+                                        cpu_precision=settings.cpu_precision)}
         if settings.few_frames != "repeat":
-            engines["single"] = load_engine(settings.single_model, args.backend)
+            engines["single"] = load_engine(settings.single_model, args.backend,
+                                            cpu_precision=settings.cpu_precision)
     except EngineError as error:
         fail(f"cannot load the model: {error}")
     engine = engines["multi"]

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     models_dir: Path | None = None  # None: the repository's / installed models/ folder
     backend: str = "auto"  # engine backend: auto, onnxruntime-cpu, onnxruntime-cuda, ...
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's
+    cpu_precision: Literal["int8", "fp32"] = "int8"  # onnxruntime-cpu (named or where auto
+    #   ends) runs the model's int8 copy when the manifest lists one; GPU backends run fp32
     warmup_sizes: list[tuple[int, int]] = [(240, 320)]  # (height, width) run once at start
     gain: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False)  # the cameras'
     #   darkening S (output / input brightness) when a request does not tell it; None: a

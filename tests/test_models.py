@@ -13,7 +13,8 @@ from nightowl.training.manifest import check_models
 MODELS = Path(__file__).resolve().parents[1] / "models"
 ENHANCERS = {"sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}
 FP16 = {f.replace(".onnx", ".fp16.onnx") for f in ENHANCERS}
-SHIPPED = {"recogniser.onnx"} | ENHANCERS | FP16
+INT8 = {f.replace(".onnx", ".int8.onnx") for f in ENHANCERS}
+SHIPPED = {"recogniser.onnx"} | ENHANCERS | FP16 | INT8
 
 
 def manifest() -> dict:
@@ -34,6 +35,33 @@ def test_fp16_copies_name_their_fp32_file_and_keep_its_io():
         assert half["precision"] == "fp16" and half["fp32"] in ENHANCERS
         assert half["inputs"] == entries[half["fp32"]]["inputs"]
         assert half["parity"]["tolerance"] <= 2e-3
+
+
+def test_int8_copies_name_their_fp32_file_keep_its_io_and_state_their_bound():
+    entries = {m["file"]: m for m in manifest()["models"]}
+    for name in INT8:
+        copy = entries[name]
+        assert copy["precision"] == "int8" and copy["fp32"] in ENHANCERS
+        assert copy["inputs"] == entries[copy["fp32"]]["inputs"]
+        assert copy["outputs"] == entries[copy["fp32"]]["outputs"]
+        parity = copy["parity"]
+        assert parity["min_psnr_db"] >= 33 and parity["mean_psnr_db"] >= 42
+        assert parity["psnr_db_vs_fp32"]["held_out_min"] >= parity["min_psnr_db"]
+        assert parity["psnr_db_vs_fp32"]["held_out_mean"] >= parity["mean_psnr_db"]
+        assert copy["bytes"] < entries[copy["fp32"]]["bytes"] / 2
+
+
+def test_int8_copies_hold_their_bound_on_fresh_in_use_inputs():
+    """Validation-seed crops that neither calibrated nor checked the export (samples 32-33)."""
+    from nightowl.training.export import in_use_inputs
+    from nightowl.training.quantize import psnr_db, run_cpu
+
+    entries = {m["file"]: m for m in manifest()["models"]}
+    for name in sorted(INT8):
+        copy = entries[name]
+        inputs = in_use_inputs(copy, 2, first=32)
+        psnr = psnr_db(run_cpu(MODELS / name, inputs), run_cpu(MODELS / copy["fp32"], inputs))
+        assert psnr.min() >= copy["parity"]["min_psnr_db"], (name, psnr)
 
 
 def test_shipped_files_match_hashes_and_reference_outputs():

@@ -14,6 +14,12 @@ QUICK_COUNT = 6  # sequences in --quick (each under every S and both noise model
 FULL_COUNT = 300
 
 
+def _served_precision() -> str:
+    from nightowl.service.settings import Settings
+
+    return Settings.model_fields["cpu_precision"].default
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder "
                         "(default eval)")
@@ -29,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default", default="mim_l1_cr.onnx", help="the served default model "
                         "file; gets its own row if it is none of the four variants "
                         "(default mim_l1_cr.onnx)")
+    parser.add_argument("--precision", choices=("int8", "fp32"), default=_served_precision(),
+                        help="run the networks as the CPU server does: int8 (their listed "
+                        "*.int8.onnx copies) or fp32 (default: the server's, "
+                        f"{_served_precision()})")
 
 
 def run(args: argparse.Namespace, fail) -> int:
@@ -51,13 +61,16 @@ def run(args: argparse.Namespace, fail) -> int:
     command = (f"nightowl eval --out {args.out} --count {count} --jobs {args.jobs}"
                + (f" --models {args.models}" if args.models != Path("models") else "")
                + (f" --default {args.default}" if args.default != "mim_l1_cr.onnx" else "")
+               + (f" --precision {args.precision}" if args.precision != _served_precision()
+                  else "")
                + (f" --publish {args.publish}" if args.publish else ""))
     return _evaluate(args.out, args.models, tuple(networks.items()), count, args.jobs, command,
-                     args.publish)
+                     args.publish, args.precision)
 
 
 def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], count: int,
-              jobs: int, command: str, publish: Path | None = None) -> int:
+              jobs: int, command: str, publish: Path | None = None,
+              precision: str = "int8") -> int:
     import cv2
     from tqdm import tqdm
 
@@ -66,7 +79,7 @@ def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], co
     from nightowl.training.evaluation.runner import EvalSettings, run_scenes
     from nightowl.training.evaluation.testset import TEST_SEED
 
-    settings = EvalSettings(models=models, networks=networks)
+    settings = EvalSettings(models=models, networks=networks, precision=precision)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     records, sheet = [], []
@@ -82,7 +95,7 @@ def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], co
     rows, aggregator = report.build_rows(records, names, noises, s_values)
     result = {"command": command, "test_seed": TEST_SEED, "sequences": count,
               "methods": names, "noise_models": list(noises), "s_values": list(s_values),
-              "models": {name: file for name, file in networks},
+              "models": {name: file for name, file in networks}, "precision": precision,
               "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
                           f"cores, {jobs} worker(s) of one thread",
               "elapsed_s": round(elapsed, 1), "rows": rows,

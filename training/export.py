@@ -18,6 +18,7 @@ from torch import nn
 
 from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
 from nightowl.training.manifest import sha256
+from nightowl.training.quantize import Int8Options
 from nightowl.training.recogniser import CharRecogniser, RecogniserConfig
 from nightowl.training.tasks import load_recogniser
 
@@ -94,9 +95,10 @@ def parity(network: nn.Module, path: Path, inputs: np.ndarray) -> float:
     return float(np.abs(ours - reference).max())
 
 
-def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
+def real_inputs(checkpoint: dict, count: int = 2, first: int = 0) -> np.ndarray:
     """Generator frames as the network sees them in use (dark aligned frames, or a clean frame
-    for the recogniser), from the validation seed of the network's own config."""
+    for the recogniser), from the validation seed of the network's own config: samples
+    ``first`` .. ``first + count - 1``."""
     from nightowl.training.examples import EnhancerExamples, RecogniserExamples
     from nightowl.training.samples import SampleConfig, make_sample
 
@@ -108,7 +110,8 @@ def real_inputs(checkpoint: dict, count: int = 2) -> np.ndarray:
                                 reference_gain=model_config.get("reference_gain"))
         key = "inputs"
     seed = checkpoint["config"].get("data", {}).get("val_seed", 900_001)
-    return np.stack([make(make_sample(SampleConfig(), seed, i))[key] for i in range(count)])
+    return np.stack([make(make_sample(SampleConfig(), seed, i))[key]
+                     for i in range(first, first + count)])
 
 
 def revalidate(final: Path, recogniser: Path) -> dict[str, float]:
@@ -278,3 +281,89 @@ def export_fp16(models: Path, entry: dict) -> dict:
             "precision": "fp16", "fp32": entry["file"],
             "parity": {"max_abs_diff": checks, "tolerance": FP16_TOLERANCE,
                        "tolerance_uniform_inputs": FP16_TOLERANCE_SATURATED}}
+
+
+# int8 copies for the CPU: PSNR (dB) of the int8 file's output against the fp32 file's on
+# held-out in-use inputs. The networks themselves are ~27-28 dB from the truth (MSE ~1.7e-3);
+# an independent int8 error adds its MSE to that. Mean >= 42 dB (MSE <= 6.3e-5) then costs at
+# most ~0.17 dB of PSNR against the truth on average, and worst crop >= 33 dB (RMS 2.2% of full
+# scale, ~5.7 8-bit levels) at most ~1.2 dB on any one crop. Measured on the shipped files:
+# bench/README.md, 'int8 on the CPU'.
+INT8_MIN_PSNR_DB = 33.0
+INT8_MEAN_PSNR_DB = 42.0
+INT8_CALIBRATION = 16  # calibration crops: samples 0-15 of the model's validation seed
+INT8_HELD_OUT = 16  # held-out crops for the bound: samples 16-31
+INT8_OPTIONS = Int8Options()  # QDQ, Percentile 99.99: chosen by bench/check_int8.py
+
+
+def int8_name(file: str) -> str:
+    """'mim_l1_cr.onnx' -> 'mim_l1_cr.int8.onnx'."""
+    return file.removesuffix(".onnx") + ".int8.onnx"
+
+
+def validation_seed(entry: dict) -> int:
+    """The validation seed of the config that trained manifest ``entry``
+    (training/configs/<config>.toml), or the data config's default when this checkout does not
+    have that config."""
+    from nightowl.training.config import DataConfig, load_config
+
+    path = Path(__file__).resolve().parent / "configs" / f"{entry['training']['config']}.toml"
+    return load_config(path).data.val_seed if path.is_file() else DataConfig().val_seed
+
+
+def in_use_inputs(entry: dict, count: int, first: int = 0) -> np.ndarray:
+    """(count, C, 128, 128) crops of samples ``first``.. of the enhancer's own validation seed,
+    as the enhancer of manifest ``entry`` sees them in use (aligned dark frames, scaled as its
+    model_config says)."""
+    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
+                  "config": {"data": {"val_seed": validation_seed(entry)}}}
+    return real_inputs(checkpoint, count, first)
+
+
+def export_int8(models: Path, entry: dict, options: Int8Options = INT8_OPTIONS) -> dict:
+    """A static int8 copy of a shipped fp32 enhancer, for the CPU engine; returns its manifest
+    entry.
+
+    Calibrated on INT8_CALIBRATION in-use crops; refused when its output on INT8_HELD_OUT
+    other in-use crops is below INT8_MEAN_PSNR_DB (mean) or INT8_MIN_PSNR_DB (worst crop)
+    against the fp32 file's (an fp32 ONNX Runtime session, itself checked against torch). One
+    held-out crop and the fp32 output on it are stored as its reference, which
+    ``nightowl export --check`` re-measures (worst-crop bound)."""
+    import onnxruntime
+
+    from nightowl.training.quantize import psnr_db, quantize_int8, run_cpu
+
+    if entry["task"] != "enhancer":
+        raise ValueError(f"{entry['file']}: int8 copies are made for enhancers only")
+    source = models / entry["file"]
+    path = models / int8_name(entry["file"])
+    staging = path.with_name(path.name + ".partial")  # replaces path only once it passed
+    quantize_int8(source, staging, in_use_inputs(entry, INT8_CALIBRATION), options)
+    held_out = in_use_inputs(entry, INT8_HELD_OUT, first=INT8_CALIBRATION)
+    expected = run_cpu(source, held_out)
+    ours = run_cpu(staging, held_out)
+    psnr = psnr_db(ours, expected)
+    if psnr.min() < INT8_MIN_PSNR_DB or psnr.mean() < INT8_MEAN_PSNR_DB:
+        staging.unlink()
+        raise RuntimeError(f"{path}: int8 output is {psnr.mean():.1f} dB (mean) and "
+                           f"{psnr.min():.1f} dB (worst crop) from the fp32 file's on held-out "
+                           f"in-use inputs; bounds {INT8_MEAN_PSNR_DB} and {INT8_MIN_PSNR_DB} dB:"
+                           f" {np.round(psnr, 1).tolist()}")
+    staging.replace(path)
+    reference = models / "reference" / f"{path.stem}.npz"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(reference, inputs=held_out[:1], outputs=expected[:1])
+    first, last = INT8_CALIBRATION, INT8_CALIBRATION + INT8_HELD_OUT - 1
+    seed = validation_seed(entry)
+    return {**entry, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+            "what": f"int8 copy of {entry['file']} for the CPU engine (float32 inputs/outputs)",
+            "precision": "int8", "fp32": entry["file"],
+            "reference": str(reference.relative_to(models)),
+            "quantisation": {**options.record(), "onnxruntime": onnxruntime.__version__,
+                             "calibration_inputs": f"seed {seed} samples 0-"
+                                                   f"{INT8_CALIBRATION - 1}, 128 px crops"},
+            "parity": {"psnr_db_vs_fp32": {"held_out_min": float(psnr.min()),
+                                           "held_out_mean": float(psnr.mean())},
+                       "held_out": f"seed {seed} samples {first}-{last}, 128 px crops",
+                       "max_abs_diff": {"held_out": float(np.abs(ours - expected).max())},
+                       "min_psnr_db": INT8_MIN_PSNR_DB, "mean_psnr_db": INT8_MEAN_PSNR_DB}}

@@ -1,5 +1,6 @@
 """``nightowl export``: trained runs -> ONNX files in models/ with the manifest;
 ``nightowl export --check``: verify the shipped files' hashes and parity (ONNX Runtime only);
+``nightowl export --fp16`` / ``--int8``: only (re)make those copies of the shipped enhancers;
 ``nightowl export --tensorrt``: compile a shipped model into a TensorRT plan for this GPU;
 ``nightowl export --triton DIR``: a Triton Inference Server model repository for it.
 
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=sorted(SHIPPED), help="export only these")
     parser.add_argument("--fp16", action="store_true", help="only (re)make the fp16 copies of "
                         "the shipped fp32 enhancers in --models (no training runs needed)")
+    parser.add_argument("--int8", action="store_true", help="only (re)make the int8 copies of "
+                        "the shipped fp32 enhancers in --models, for the CPU engine (no "
+                        "training runs needed)")
     serving = parser.add_argument_group("serving artefacts (no torch needed)")
     serving.add_argument("--tensorrt", action="store_true", help="build a TensorRT fp16 plan "
                          "of --model for this host's GPU into --engine-cache, then exit")
@@ -59,13 +63,14 @@ def run(args: argparse.Namespace, fail) -> int:
     if args.tensorrt or args.triton:
         return _serving(args, fail)
     try:
-        from nightowl.training.export import export_fp16, export_run
+        from nightowl.training.export import export_fp16, export_int8, export_run
         from nightowl.training.manifest import update_manifest
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)
-    if args.fp16:
-        return _fp16_copies(args.models, names, export_fp16, update_manifest)
+    if args.fp16 or args.int8:
+        return _copies(args.models, names, [export_fp16] * args.fp16 + [export_int8] * args.int8,
+                       update_manifest)
     missing = [n for n in names if not (args.runs / n / "final.pt").exists()]
     if missing:
         fail(f"no trained run for {', '.join(missing)} under {args.runs} "
@@ -80,16 +85,17 @@ def run(args: argparse.Namespace, fail) -> int:
         update_manifest(args.models, entry)
         _report(entry)
         if entry["task"] == "enhancer":
-            half = export_fp16(args.models, entry)
-            update_manifest(args.models, half)
-            _report(half)
+            for export_copy in (export_fp16, export_int8):
+                copy = export_copy(args.models, entry)
+                update_manifest(args.models, copy)
+                _report(copy)
     from nightowl.training.model_card import write_card
 
     print(f"wrote {write_card(args.models)}", file=sys.stderr)
     return 0
 
 
-def _fp16_copies(models: Path, names: list[str], export_fp16, update_manifest) -> int:
+def _copies(models: Path, names: list[str], exports: list, update_manifest) -> int:
     import json
 
     from nightowl.training.model_card import write_card
@@ -99,16 +105,20 @@ def _fp16_copies(models: Path, names: list[str], export_fp16, update_manifest) -
         entry = entries.get(f"{name}.onnx")
         if entry is None or entry["task"] != "enhancer":
             continue
-        half = export_fp16(models, entry)
-        update_manifest(models, half)
-        _report(half)
+        for export_copy in exports:
+            copy = export_copy(models, entry)
+            update_manifest(models, copy)
+            _report(copy)
     print(f"wrote {write_card(models)}", file=sys.stderr)
     return 0
 
 
 def _report(entry: dict) -> None:
+    parity = entry["parity"]
+    against = (f", {parity['psnr_db_vs_fp32']['held_out_min']:.1f} dB from fp32 (worst crop)"
+               if "psnr_db_vs_fp32" in parity else "")
     print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
-          f"{max(entry['parity']['max_abs_diff'].values()):.1e}", file=sys.stderr)
+          f"{max(parity['max_abs_diff'].values()):.1e}{against}", file=sys.stderr)
 
 
 def _check(models: Path, fail) -> int:

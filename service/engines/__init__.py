@@ -9,7 +9,8 @@ model (file name, default mim_l1_cr.onnx), backend ("auto" or one of BACKENDS), 
 threads (ONNX Runtime CPU threads), warmup_shapes ((height, width) of the cameras' frames; the
 server is ready once load_engine returns), cache_dir (compiled TensorRT engines; the same folder
 ``nightowl export --tensorrt --engine-cache`` wrote to), profile (ShapeProfile: TensorRT's
-min/opt/max (batch, height, width); must equal the one the plan was built with) and device_id.
+min/opt/max (batch, height, width); must equal the one the plan was built with), device_id
+and cpu_precision ("int8": onnxruntime-cpu runs the model's listed int8 copy; "fp32").
 Errors: ModelFileError (names the file), BackendUnavailable (says why), BatchError (says what
 is allowed), all EngineError.
 """

@@ -24,6 +24,12 @@ class ModelFile:
 
     path: Path
     entry: dict  # the file's manifest entry (sha256, inputs, outputs, model_config, ...)
+    manifest_dir: Path | None = None  # the folder of the manifest that listed it
+
+    @property
+    def precision(self) -> str:
+        """"fp32", or the precision of a copy ("fp16", "int8")."""
+        return self.entry.get("precision", "fp32")
 
     @property
     def sha256(self) -> str:
@@ -77,18 +83,33 @@ def resolve(model: str | Path, models_dir: Path | None = None) -> ModelFile:
                              f"{folder / MANIFEST} says {entry['sha256'][:12]}...: the file is "
                              f"corrupt or not the released one; restore it (git checkout, or "
                              f"nightowl export) and check with `nightowl export --check`")
-    return ModelFile(path=path, entry=entry)
+    return ModelFile(path=path, entry=entry, manifest_dir=folder)
+
+
+def listed_copy(model: ModelFile, precision: str) -> ModelFile | None:
+    """The checked copy of fp32 ``model`` in ``precision`` ("int8", "fp16") that its manifest
+    lists (the entry whose "fp32" names it), or None when none is listed. A listed copy that
+    is missing or altered raises ModelFileError, like any model file."""
+    folder = model.manifest_dir if model.manifest_dir is not None else model.path.parent
+    for entry in _manifest_entries(folder / MANIFEST):
+        if entry.get("fp32") == model.path.name and entry.get("precision") == precision:
+            return resolve(model.path.parent / entry["file"], folder)
+    return None
 
 
 def _manifest_entry(manifest: Path, name: str) -> dict:
     if not manifest.is_file():
         raise ModelFileError(f"no manifest at {manifest}, so {name} cannot be checked")
-    try:
-        models = json.loads(manifest.read_text())["models"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelFileError(f"manifest {manifest} is unreadable: {error}") from None
+    models = _manifest_entries(manifest)
     for entry in models:
         if entry.get("file") == name:
             return entry
     listed = ", ".join(sorted(m.get("file", "?") for m in models))
     raise ModelFileError(f"model file {name} is not listed in {manifest} (listed: {listed})")
+
+
+def _manifest_entries(manifest: Path) -> list[dict]:
+    try:
+        return json.loads(manifest.read_text())["models"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ModelFileError(f"manifest {manifest} is unreadable: {error}") from None

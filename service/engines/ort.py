@@ -87,6 +87,7 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
                      "spinning": False}
     if backend == "onnxruntime-cpu":
         providers: list = ["CPUExecutionProvider"]
+        details["precision"] = model.precision
     else:
         providers, details, profile = _gpu_providers(model, backend, device_id, cache_dir,
                                                      profile, ort.__version__, details)

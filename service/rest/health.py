@@ -20,8 +20,9 @@ async def healthz() -> dict:
 async def readyz(service: Service) -> dict:
     if not service.ready:
         raise NotReady("shutting down" if service.draining else "starting")
-    return {"status": "ready", "model": service.engines["multi"].name,
-            "backend": service.engines["multi"].backend}
+    engine = service.engines["multi"]
+    return {"status": "ready", "model": engine.name, "backend": engine.backend,
+            "precision": engine.describe().get("precision", "fp32")}
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -28,21 +28,24 @@ from nightowl.service.engines.profiles import cache_key, gpu_name
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 MANIFEST = json.loads((MODELS / "manifest.json").read_text())["models"]
-ENHANCERS = [m["file"] for m in MANIFEST if m["task"] == "enhancer"]
+ENHANCERS = [m["file"] for m in MANIFEST if m["task"] == "enhancer" and "tolerance" in m["parity"]]
+INT8 = {m["fp32"]: m for m in MANIFEST if m.get("precision") == "int8"}
 NO_GPU = gpu_name() is None and "CUDAExecutionProvider" not in ort.get_available_providers()
 
 
 @pytest.fixture(scope="module")
 def mim() -> Engine:
-    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=2)
+    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=2, cpu_precision="fp32")
 
 
 @pytest.fixture
 def models(tmp_path: Path) -> Path:
-    """A copy of the model repository holding sim_l1.onnx only, to break on purpose."""
+    """A copy of the model repository holding sim_l1.onnx and its int8 copy only, to break on
+    purpose."""
     folder = tmp_path / "models"
     folder.mkdir()
     shutil.copy(MODELS / "sim_l1.onnx", folder)
+    shutil.copy(MODELS / INT8["sim_l1.onnx"]["file"], folder)
     shutil.copy(MODELS / "manifest.json", folder)
     return folder
 
@@ -58,7 +61,7 @@ def rewrite_manifest_sha(folder: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ENHANCERS)
 def test_cpu_engine_matches_torch_reference(name):
     entry = next(m for m in MANIFEST if m["file"] == name)
-    engine = load_engine(name, "onnxruntime-cpu", threads=1)
+    engine = load_engine(name, "onnxruntime-cpu", threads=1, cpu_precision="fp32")
     with np.load(MODELS / entry["reference"]) as reference:
         out = engine.run(reference["inputs"])
         assert out.shape == reference["outputs"].shape and out.dtype == np.float32
@@ -123,13 +126,14 @@ def test_wrong_batches_are_refused_saying_what_is_allowed(mim, batch, match):
 
 
 def test_describe_has_the_manifest_entry_backend_and_threads():
-    engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", threads=1)
+    engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", threads=1, cpu_precision="fp32")
     described = engine.describe()
     assert described["file"] == "sim_l1.onnx" and described["sha256"] == sha256(
         MODELS / "sim_l1.onnx")
     assert described["backend"] == "onnxruntime-cpu" == engine.backend
     assert described["providers"] == ["CPUExecutionProvider"]
     assert described["threads"] == 1 and described["spinning"] is False
+    assert described["precision"] == "fp32"
     json.dumps(described)  # served as JSON
 
 
@@ -169,7 +173,8 @@ def test_corrupt_file_that_matches_its_manifest_is_refused_naming_it(models):
     (models / "sim_l1.onnx").write_bytes(b"not an onnx model" * 100)
     rewrite_manifest_sha(models, "sim_l1.onnx")
     with pytest.raises(ModelFileError, match=r"sim_l1\.onnx cannot be loaded by onnxruntime"):
-        load_engine("sim_l1.onnx", models_dir=models)  # auto ends on the CPU and says so
+        # auto ends on the CPU and says so
+        load_engine("sim_l1.onnx", models_dir=models, cpu_precision="fp32")
 
 
 def test_unlisted_file_and_missing_manifest_are_refused(models, tmp_path):
@@ -182,7 +187,7 @@ def test_unlisted_file_and_missing_manifest_are_refused(models, tmp_path):
 
 
 def test_a_path_is_checked_against_its_folders_manifest(models):
-    engine = load_engine(models / "sim_l1.onnx", "onnxruntime-cpu")
+    engine = load_engine(models / "sim_l1.onnx", "onnxruntime-cpu", cpu_precision="fp32")
     assert engine.name == "sim_l1.onnx" and engine.frames == 1
 
 
@@ -200,6 +205,67 @@ def test_auto_on_a_cpu_only_host_picks_cpu_and_says_why(caplog):
     for backend in ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda"):
         assert f"{backend} is not available for sim_l1.onnx" in text
     assert "chose onnxruntime-cpu for sim_l1.onnx" in text
+
+
+def test_cpu_engine_runs_the_int8_copy_by_default_and_says_so(caplog):
+    with caplog.at_level(logging.INFO, logger="nightowl.engines"):
+        engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", threads=1)
+    copy = INT8["sim_l1.onnx"]
+    described = engine.describe()
+    assert engine.name == copy["file"] == described["file"]
+    assert described["precision"] == "int8" and described["fp32"] == "sim_l1.onnx"
+    assert described["sha256"] == sha256(MODELS / copy["file"])
+    assert f"runs its int8 copy {copy['file']}" in caplog.text
+    with np.load(MODELS / copy["reference"]) as reference:  # an in-use input
+        out = engine.run(reference["inputs"])
+        mse = float(np.mean((out.astype(np.float64) - reference["outputs"]) ** 2))
+    assert 10 * np.log10(1 / mse) >= copy["parity"]["min_psnr_db"]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 130), (61, 97)])
+def test_int8_engine_takes_any_size_and_stays_in_range(size):
+    engine = load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1)
+    frames = np.random.default_rng(4).random((2, 12, *size), dtype=np.float32) / 20
+    out = engine.run(frames)
+    assert engine.describe()["precision"] == "int8"
+    assert out.shape == (2, 3, *size) and out.min() >= 0 and out.max() <= 1
+
+
+def test_cpu_precision_fp32_runs_the_file_itself():
+    engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", threads=1, cpu_precision="fp32")
+    assert engine.name == "sim_l1.onnx" and engine.describe()["precision"] == "fp32"
+    with pytest.raises(ValueError, match="cpu_precision must be one of int8, fp32"):
+        load_engine("sim_l1.onnx", "onnxruntime-cpu", cpu_precision="int4")
+
+
+def test_no_int8_copy_listed_runs_fp32_with_a_log_line(models, caplog):
+    manifest = json.loads((models / "manifest.json").read_text())
+    manifest["models"] = [m for m in manifest["models"] if m.get("precision") != "int8"]
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.INFO, logger="nightowl.engines"):
+        engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", models_dir=models)
+    assert engine.name == "sim_l1.onnx" and engine.describe()["precision"] == "fp32"
+    assert "sim_l1.onnx on onnxruntime-cpu runs in fp32: the manifest lists no int8" in caplog.text
+
+
+def test_an_altered_int8_copy_is_refused_naming_it(models):
+    name = INT8["sim_l1.onnx"]["file"]
+    data = bytearray((models / name).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (models / name).write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=rf"{name.replace('.', '[.]')} has sha256"):
+        load_engine("sim_l1.onnx", "onnxruntime-cpu", models_dir=models)
+    engine = load_engine("sim_l1.onnx", "onnxruntime-cpu", models_dir=models,
+                         cpu_precision="fp32")  # the fp32 file is still fine
+    assert engine.name == "sim_l1.onnx"
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this host has a GPU or a GPU build of onnxruntime")
+def test_auto_falling_back_to_the_cpu_gets_the_int8_copy():
+    engine = load_engine("sim_l1.onnx", "auto", threads=1)
+    assert engine.backend == "onnxruntime-cpu" and engine.describe()["precision"] == "int8"
+    engine = load_engine("sim_l1.onnx", "auto", threads=1, cpu_precision="fp32")
+    assert engine.name == "sim_l1.onnx"
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this host has a GPU or a GPU build of onnxruntime")

@@ -34,7 +34,7 @@ def frames(shape=(2, 12, 97, 161)) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def cpu_output() -> np.ndarray:
-    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu").run(frames())
+    return load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32").run(frames())
 
 
 def test_cuda_matches_cpu(cpu_output):
@@ -111,3 +111,9 @@ def test_fused_warp_then_enhance_on_cuda_matches_cpu():
         outputs.append(session.run(None, feed)[0])
     # the in-graph rounding to 8-bit levels may flip a level where GPU and CPU differ slightly
     assert np.abs(outputs[0] - outputs[1]).mean() < 1e-3
+
+
+def test_gpu_backends_run_the_fp32_file_whatever_the_cpu_precision():
+    engine = load_engine("sim_l1.onnx", "onnxruntime-cuda", cpu_precision="int8",
+                         warmup_shapes=[(64, 64)])
+    assert engine.name == "sim_l1.onnx" and "precision" not in engine.describe()

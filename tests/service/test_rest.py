@@ -116,15 +116,19 @@ def test_duplicate_sequence_is_a_conflict(server):
 def test_health_ready_metrics_and_model(server):
     assert httpx.get(server.url + "/healthz").json() == {"status": "alive"}
     ready = httpx.get(server.url + "/readyz")
-    assert ready.status_code == 200 and ready.json()["model"] == "mim_l1_cr.onnx"
+    assert ready.status_code == 200
+    # the CPU engine runs the int8 copy of the configured mim_l1_cr.onnx by default
+    assert (ready.json()["model"], ready.json()["precision"]) == ("mim_l1_cr.int8.onnx", "int8")
     metrics = httpx.get(server.url + "/metrics")
     assert metrics.status_code == 200 and "nightowl_frames_total" in metrics.text
     assert "nightowl_stage_seconds_bucket" in metrics.text
     model = httpx.get(server.url + "/v1/model").json()
-    assert model["model"]["file"] == "mim_l1_cr.onnx"
+    assert model["model"]["file"] == "mim_l1_cr.int8.onnx"
+    assert model["model"]["fp32"] == "mim_l1_cr.onnx" and model["model"]["precision"] == "int8"
     assert model["model"]["sha256"] and model["model"]["backend"] == "onnxruntime-cpu"
     assert model["alignment"]["function"].endswith("align_to_last")
-    assert model["few_frames"] == "auto" and model["single_model"]["file"] == "sim_l1_cr.onnx"
+    assert model["few_frames"] == "auto"
+    assert model["single_model"]["file"] == "sim_l1_cr.int8.onnx"
 
 
 def test_openapi_docs_describe_enhance(server):

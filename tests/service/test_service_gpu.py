@@ -26,11 +26,19 @@ def cuda_engines():
             for name, model in (("multi", "mim_l1_cr"), ("single", "sim_l1_cr"))}
 
 
-def test_gpu_server_matches_the_cpu_server(engines, cuda_engines):
+@pytest.fixture(scope="module")
+def fp32_engines():
+    """The CPU server's engines on the fp32 files (its default runs their int8 copies)."""
+    return {name: load_engine(f"{model}.onnx", "onnxruntime-cpu", threads=1,
+                              cpu_precision="fp32")
+            for name, model in (("multi", "mim_l1_cr"), ("single", "sim_l1_cr"))}
+
+
+def test_gpu_server_matches_the_cpu_server(fp32_engines, cuda_engines):
     frames = sequence(61, 0, (160, 120))
     files = [("frames", (f"{i}.png", png(f), "image/png")) for i, f in enumerate(frames)]
     answers = []
-    for chosen in (engines, cuda_engines):
+    for chosen in (fp32_engines, cuda_engines):
         with running(chosen) as server, grpc.insecure_channel(server.target) as channel:
             rest = unpng(httpx.post(server.url + "/enhance", files=files, timeout=60).content)
             stub = enhance_pb2_grpc.EnhancerStub(channel)

@@ -47,3 +47,17 @@ def test_keys_compare_every_key():
     for header in (None, "alpha", "Basic alpha", "Bearer wrong"):
         with pytest.raises(Unauthenticated):
             check_bearer(header, keys)
+
+
+def test_cpu_precision_comes_from_the_environment_and_reaches_the_engines(monkeypatch):
+    from nightowl.service.core import EnhanceService
+
+    assert Settings().cpu_precision == "int8"
+    monkeypatch.setenv("NIGHTOWL_CPU_PRECISION", "int4")
+    with pytest.raises(ValidationError, match="cpu_precision"):
+        Settings()
+    monkeypatch.setenv("NIGHTOWL_CPU_PRECISION", "fp32")
+    settings = Settings(backend="onnxruntime-cpu", threads=1, warmup_sizes=[])
+    service = EnhanceService.load(settings)
+    assert {e.describe()["precision"] for e in service.engines.values()} == {"fp32"}
+    assert service.engines["multi"].name == "mim_l1_cr.onnx"

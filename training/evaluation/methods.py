@@ -81,11 +81,12 @@ class Network:
     its file checked against the manifest. It is told the true S, as gain and classical are:
     a network trained on exposure-normalised frames (``reference_gain`` in its manifest entry)
     gets its input scaled by S / reference_gain, as in training and serving; the others take
-    frames as captured."""
+    frames as captured. ``precision`` "int8" runs its listed int8 copy, as the server
+    does on the CPU by default."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, precision: str = "int8") -> None:
         self.engine = load_engine(path.name, "onnxruntime-cpu", models_dir=path.parent,
-                                  threads=threads)
+                                  threads=threads, cpu_precision=precision)
         self.frames = self.engine.frames
 
     def __call__(self, condition: Condition) -> tuple[np.ndarray, float]:

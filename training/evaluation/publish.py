@@ -43,6 +43,9 @@ same on 6 sequences; `--publish models` rewrites this page.
   its input scaled by S / reference_gain, as in training and as the server does with a told
   gain; a network without one takes the frames as captured, so S changes nothing for it. The
   served default is `mim_l1_cr.onnx`, the *MIM L1+L_CR* row.
+- **Precision**: the networks ran in **{precision}** on ONNX Runtime's CPU engine, as the
+  server runs them there (`--precision`; int8: each file's listed `*.int8.onnx` copy, the
+  server's CPU default; fp32: the files themselves).
 - **Correct-answer rate** (the paper's measure): characters read correctly / all characters,
   over every plate whose characters are all visible on frame T. Each plate is read as a
   *string* and aligned with the truth by edit distance: a plate of n characters scores

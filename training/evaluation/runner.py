@@ -30,6 +30,7 @@ SHEET_NOISE = "eq6"  # the contact sheet shows this noise model
 class EvalSettings:
     models: Path  # folder with recogniser.onnx and the networks
     networks: tuple[tuple[str, str], ...]  # (row name, model file), in row order
+    precision: str = "int8"  # "int8": the networks' listed int8 copies, as the CPU server runs
     noises: tuple[str, ...] = NOISE_MODELS
     s_values: tuple[float, ...] = S_VALUES
     sheet_scenes: int = 6  # scenes 0..n-1 give the contact sheet one row each (if they have
@@ -47,11 +48,13 @@ class Evaluator:
         self.settings = settings
         cv2.setNumThreads(1)  # one thread per process, as ONNX Runtime below
         self.recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu",
-                                      models_dir=settings.models, threads=1)
+                                      models_dir=settings.models, threads=1,
+                                      cpu_precision="fp32")  # the reader, not a method
         self.methods: dict[str, Callable] = {"gain": methods.gain,
                                              "classical": methods.classical}
         for name, file in settings.networks:
-            self.methods[name] = methods.Network(settings.models / file)
+            self.methods[name] = methods.Network(settings.models / file,
+                                                 precision=settings.precision)
         self.tesseract = ocr.check_tesseract()
 
     def scene(self, index: int) -> tuple[list[dict], dict | None]:

@@ -35,12 +35,14 @@ def test_quick_run_writes_every_output(quick_run):
 def test_publish_writes_the_page_and_its_pictures(quick_run):
     text = (quick_run / "page" / "EVAL.md").read_text()
     assert f"--publish {quick_run / 'page'}" in text and "| MIM L1+L_CR |" in text
+    assert "the networks ran in **int8** on ONNX Runtime's CPU engine" in text
     assert (quick_run / "page" / "eval" / "contact_sheet.jpg").stat().st_size > 0
     assert (quick_run / "page" / "eval" / "rate_vs_s.png").stat().st_size > 0
 
 
 def test_report_json_has_the_schema(quick_run):
     report = json.loads((quick_run / "report.json").read_text())
+    assert report["precision"] == "int8"  # the CPU server's default
     rows = report["rows"]
     assert len(rows) == len(METHODS) * 2 * (len(S_VALUES) + 1)
     assert [r["method"] for r in rows[::len(S_VALUES) + 1]][:len(METHODS)] == METHODS
@@ -67,3 +69,12 @@ def test_missing_tesseract_fails_naming_the_package(tmp_path, monkeypatch, capsy
     assert error.value.code == 2
     assert "tesseract-ocr" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize(("precision", "file"), [("int8", "mim_l1_cr.int8.onnx"),
+                                                  ("fp32", "mim_l1_cr.onnx")])
+def test_networks_run_in_the_precision_asked(precision, file):
+    from nightowl.training.evaluation.methods import Network
+
+    network = Network(ROOT / "models" / "mim_l1_cr.onnx", precision=precision)
+    assert network.engine.name == file and network.engine.describe()["precision"] == precision

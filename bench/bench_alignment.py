@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from nightowl.service.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
-from nightowl.service.pipeline import network_input
+from nightowl.service.pipeline import input_scale, network_input
 from nightowl.training.degrade import S_VALUES, NoiseConfig
 from nightowl.training.samples import Sample, SampleConfig, make_sample
 from nightowl.training.scenes import SceneConfig
@@ -239,9 +239,12 @@ def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:
             for name in rows:
                 if name == "default + ONNX warp":
                     _, flows = align_to_last(sample.low, AlignmentConfig())
-                    inputs = warper.batch(sample.low, flows)
+                    told = input_scale(np.uint8, sample.noise.s, enhancer.reference_gain) * 255
+                    inputs = warper.batch(sample.low, flows) * told  # warping is linear
                 else:
-                    inputs = network_input(align_to_last(sample.low, CANDIDATES[name])[0])[None]
+                    aligned = align_to_last(sample.low, CANDIDATES[name])[0]
+                    scale = input_scale(aligned.dtype, sample.noise.s, enhancer.reference_gain)
+                    inputs = network_input(aligned, scale)[None]
                 probabilities = recogniser.run(enhancer.run(inputs))[0]
                 reads = read_boxes(probabilities, [tuple(b) for b in boxes])
                 hits = sum(r == CHARSET[t - 1] for r, t in zip(reads, truth, strict=True))

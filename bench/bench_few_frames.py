@@ -16,6 +16,7 @@ import argparse
 import numpy as np
 
 from nightowl.service.engines import load_engine
+from nightowl.service.exposure import Gain
 from nightowl.service.pipeline import Pipeline
 from nightowl.training.recogniser import CHARSET, read_boxes
 from nightowl.training.samples import SampleConfig, make_sample
@@ -52,7 +53,11 @@ def main() -> None:
     # fp32, as when the figures in bench/README.md were measured (the CPU default is now int8)
     engines = {"multi": load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32"),
                "single": load_engine("sim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32")}
-    policies = {"single": Pipeline(few_frames="single"), "repeat": Pipeline(few_frames="repeat")}
+    # each model's own reference_gain, told the sample's S as a camera reporting its gain would
+    gains = dict(multi_reference_gain=engines["multi"].reference_gain,
+                 single_reference_gain=engines["single"].reference_gain)
+    policies = {"single": Pipeline(few_frames="single", **gains),
+                "repeat": Pipeline(few_frames="repeat", **gains)}
     scores: dict[tuple[str, int], list[float]] = {}
     chars: dict[tuple[str, int], list[tuple[int, int]]] = {}
     read = Reader()
@@ -64,7 +69,7 @@ def main() -> None:
             for name, pipeline in policies.items():
                 if count == 4 and name == "single":
                     continue
-                prepared = pipeline.prepare(sample.low[-count:])
+                prepared = pipeline.prepare(sample.low[-count:], Gain(sample.noise.s, "request"))
                 output = engines[prepared.model].run(prepared.input[None])[0]
                 image = pipeline.finish(output, np.uint8)
                 scores.setdefault((name, count), []).append(psnr(image, truth))

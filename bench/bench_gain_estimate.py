@@ -1,12 +1,11 @@
 """Calibrate and check ``nightowl.service.exposure.estimate_gain``: the darkening S of a dark
-frame from its mean level alone.
+frame from its highlights alone.
 
-Calibration, on generator scenes of the training seed: the reference level (a scene's mean level
-before darkening) is the median of S * frame_level(dark frame T), and the shrink the
-least-squares slope of log(S / 25) on log(reference / (25 * level)). The accuracy is then
-measured on scenes of the validation seed (never the test set's seed) for the constants in
-``exposure`` (estimate_gain), the plain ratio (shrink 1) and no estimate at all (always 25, the
-middle of the trained range). Each scene is darkened with every S
+Calibration, on generator scenes of the training seed: the reference is the median of
+S * highlight_level(dark frame T). The accuracy is then measured on scenes of the validation
+seed (never the test set's seed) for the constant in ``exposure`` (estimate_gain), the same with
+the mean level instead of the highlights (reference: the median of S * mean level), and no
+estimate at all (always 25, the middle of the trained range). Each scene is darkened with every S
 (``make_sample(SampleConfig(noise=NoiseConfig(model, s_values=(S,))), seed, i)``), so the S
 rows differ only in S.
 
@@ -20,12 +19,12 @@ import argparse
 import numpy as np
 
 from nightowl.service.exposure import (
+    HIGHLIGHT_PERCENTILE,
     MIDDLE_GAIN,
-    REFERENCE_LEVEL,
-    SHRINK,
-    TRIM_PERCENTILE,
+    REFERENCE_HIGHLIGHT,
+    TRAINED_GAINS,
     estimate_gain,
-    frame_level,
+    highlight_level,
 )
 from nightowl.training.config import DataConfig
 from nightowl.training.degrade import S_VALUES, NoiseConfig
@@ -38,13 +37,13 @@ def dark_frames(seed: int, count: int, noise: str) -> dict[float, list[np.ndarra
                 for i in range(count)] for s in S_VALUES}
 
 
-def calibrate(frames: dict[float, list[np.ndarray]]) -> tuple[float, float]:
-    """(reference level, shrink) fitted on ``frames``."""
-    s = np.array([s for s, group in frames.items() for _ in group])
-    level = np.array([frame_level(frame) for group in frames.values() for frame in group])
-    reference = float(np.median(s * level))
-    x, y = np.log(reference / (MIDDLE_GAIN * level)), np.log(s / MIDDLE_GAIN)
-    return reference, float((x * y).sum() / (x * x).sum())
+def calibrate(frames: dict[float, list[np.ndarray]], level=highlight_level) -> float:
+    """The reference fitted on ``frames``: the median of S * level(frame)."""
+    return float(np.median([s * level(frame) for s, group in frames.items() for frame in group]))
+
+
+def mean_level(frame: np.ndarray) -> float:
+    return float(frame.mean()) / np.iinfo(frame.dtype).max
 
 
 def relative_errors(estimates: list[float], s: float) -> tuple[float, float]:
@@ -59,16 +58,20 @@ def main() -> None:
     parser.add_argument("--noise", default="eq6", choices=("eq6", "extended"))
     args = parser.parse_args()
     data = DataConfig()
-    reference, shrink = calibrate(dark_frames(data.train_seed, args.count, args.noise))
+    training = dark_frames(data.train_seed, args.count, args.noise)
+    reference, reference_mean = calibrate(training), calibrate(training, mean_level)
     print(f"calibration: seed {data.train_seed}, {args.count} scenes x {len(S_VALUES)} S, "
-          f"{args.noise}, levels winsorised at the {TRIM_PERCENTILE:g}th percentile: reference "
-          f"level {reference:.4f}, shrink {shrink:.3f} (exposure.py: {REFERENCE_LEVEL}, {SHRINK})")
+          f"{args.noise}: median S x highlight level ({HIGHLIGHT_PERCENTILE:g}th percentile of "
+          f"the brightest channel) {reference:.3f} (exposure.py: {REFERENCE_HIGHLIGHT}); median "
+          f"S x mean level {reference_mean:.4f}")
     held_out = dark_frames(data.val_seed, args.count, args.noise)
     print(f"accuracy: seed {data.val_seed}, {args.count} scenes; relative error |est - S| / S")
     print(f"{'estimate':20} {'S':>3} {'median':>7} {'90th pct':>8} {'mean est':>8}")
+    low, high = TRAINED_GAINS
     for s, frames in held_out.items():
         rows = {"estimate_gain": [estimate_gain(frame) for frame in frames],
-                "plain ratio": [estimate_gain(frame, REFERENCE_LEVEL, 1.0) for frame in frames],
+                "mean level": [float(np.clip(reference_mean / max(mean_level(frame), 1e-6),
+                                             low, high)) for frame in frames],
                 "always 25": [MIDDLE_GAIN] * len(frames)}
         for name, values in rows.items():
             median, p90 = relative_errors(values, s)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from nightowl.service.engines.files import resolve
 from nightowl.training.examples import CropConfig, EnhancerExamples
 from nightowl.training.samples import SampleConfig, make_sample
 from nightowl.training.scenes import SceneConfig
@@ -34,13 +35,17 @@ def main() -> None:
                                         providers=["CPUExecutionProvider"])
                 for n in ("sim_l1", "sim_l1_cr", "mim_l1", "mim_l1_cr")}
     config = SampleConfig(scene=SceneConfig())
-    make = EnhancerExamples(kind="mim", crop=CropConfig(size=args.crop, plate_probability=1.0))
+    # the networks' inputs as in training: scaled by S / reference_gain when they have one
+    reference = resolve("mim_l1_cr.onnx", MODELS).reference_gain
+    make = EnhancerExamples(kind="mim", crop=CropConfig(size=args.crop, plate_probability=1.0),
+                            reference_gain=reference)
     rows = []
     for index in range(args.count):
         sample = make_sample(config, args.seed, index)
         example = make(sample)
         frames = example["inputs"][None]
-        tiles = [np.clip(frames[0, -3:] * sample.noise.s, 0, 1)]
+        brighten = reference if reference is not None else sample.noise.s  # back to x S
+        tiles = [np.clip(frames[0, -3:] * brighten, 0, 1)]
         for name, session in sessions.items():
             x = frames[:, -3:] if name.startswith("sim") else frames
             tiles.append(session.run(None, {session.get_inputs()[0].name: x})[0][0])

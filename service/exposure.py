@@ -24,15 +24,16 @@ GainSource = Literal["request", "setting", "estimated", "unused"]
 # are clamped to it. The service does not import training code: a test checks they match.
 TRAINED_GAINS = (20.0, 30.0)
 MAX_GAIN = 1000.0  # largest gain a caller may tell
-MIDDLE_GAIN = 25.0  # the estimate of a frame at the reference level times 1 / MIDDLE_GAIN
-# calibrated by bench/bench_gain_estimate.py on generator scenes of the training seed
-# (bench/README.md, "Gain estimate"):
-REFERENCE_LEVEL = 0.26  # a scene's mean level before darkening, in [0, 1] of the frame's
-#   depth: the median of S * frame_level(dark frame T)
-SHRINK = 0.33  # exponent on REFERENCE_LEVEL / (MIDDLE_GAIN * level): the least-squares slope of
-#   log(S / MIDDLE_GAIN) on its log; < 1 pulls the estimate towards MIDDLE_GAIN, because a dark
-#   frame is as often a dark scene as a strong darkening
-TRIM_PERCENTILE = 99.0  # levels above this percentile count as it (headlights, saturation)
+MIDDLE_GAIN = 25.0  # the middle of the trained range
+# The estimate reads the scene's highlights (lamps, lit plates, headlights), which sit near full
+# scale in a bright frame, so their level in the dark frame is about full scale / S. Calibrated
+# by bench/bench_gain_estimate.py on generator scenes of the training seed (bench/README.md,
+# "Gain estimate"):
+HIGHLIGHT_PERCENTILE = 99.9  # of each pixel's brightest channel
+SATURATED = 250 / 255  # levels from this fraction of full scale up are clipped: they say
+#   nothing about the exposure and are left out
+REFERENCE_HIGHLIGHT = 1.34  # the median of S * highlight_level(dark frame T): above 1, because
+#   the brightest highlights clip in the bright frame
 
 
 @dataclass(frozen=True)
@@ -69,24 +70,25 @@ def told_gain(request: float | None, setting: float | None) -> Gain | None:
     return None if setting is None else Gain(setting, "setting")
 
 
-def frame_level(frame: np.ndarray) -> float:
-    """(H, W, 3) uint8/uint16 frame -> its mean level in [0, 1], levels above the
-    TRIM_PERCENTILE-th counted as that percentile (a few saturated pixels barely move it)."""
-    levels = frame[::2, ::2].reshape(-1)  # every 4th pixel is plenty
-    counts = np.bincount(levels)  # a histogram: no sort, about 1 ms at 1280x720
-    top = int(np.searchsorted(np.cumsum(counts), TRIM_PERCENTILE / 100 * levels.size))
-    winsorised = counts @ np.minimum(np.arange(counts.size), top)
-    return float(winsorised) / levels.size / np.iinfo(frame.dtype).max
+def highlight_level(frame: np.ndarray) -> float:
+    """(H, W, 3) uint8/uint16 frame -> the HIGHLIGHT_PERCENTILE-th percentile of each pixel's
+    brightest channel, saturated pixels left out, in [0, 1] of the frame's depth (interpolated
+    within a level, so that a dark frame's few levels still give a smooth estimate)."""
+    full = np.iinfo(frame.dtype).max
+    brightest = frame[::2, ::2].max(axis=2).reshape(-1)  # every 4th pixel is plenty
+    counts = np.bincount(brightest, minlength=full + 1)[:int(np.ceil(SATURATED * full))]
+    cumulative = np.cumsum(counts)  # a histogram: no sort
+    if cumulative[-1] == 0:
+        return 1.0  # nothing but saturation: as bright as a frame gets
+    target = HIGHLIGHT_PERCENTILE / 100 * cumulative[-1]
+    level = int(np.searchsorted(cumulative, target))
+    below = cumulative[level - 1] if level > 0 else 0
+    fraction = (target - below) / max(int(counts[level]), 1)
+    return max(level - 0.5 + fraction, 0.5) / full
 
 
-def estimate_gain(frame: np.ndarray, reference_level: float = REFERENCE_LEVEL,
-                  shrink: float = SHRINK) -> float:
-    """The darkening of an (H, W, 3) uint8/uint16 dark frame,
-    MIDDLE_GAIN * (reference_level / (MIDDLE_GAIN * level)) ** shrink, clamped to
-    TRAINED_GAINS (a black frame gets the largest)."""
+def estimate_gain(frame: np.ndarray, reference: float = REFERENCE_HIGHLIGHT) -> float:
+    """The darkening of an (H, W, 3) uint8/uint16 dark frame, reference / highlight_level,
+    clamped to TRAINED_GAINS (a black frame gets the largest)."""
     low, high = TRAINED_GAINS
-    level = frame_level(frame)
-    if level <= 0:
-        return high
-    ratio = reference_level / (MIDDLE_GAIN * level)
-    return float(np.clip(MIDDLE_GAIN * ratio ** shrink, low, high))
+    return float(np.clip(reference / highlight_level(frame), low, high))

@@ -30,7 +30,7 @@ the time, so that every batch has characters for L_CR.
 
 - Adam, learning rate 0.001, T = 4, S in {20, 22, 25, 28, 30}: as in the paper.
 - Steps instead of epochs: the generator is endless; each config states its steps.
-- 96x96 crops, U-Net width 16 and depth 3. Two stages, both in the table below:
+- 96x96 crops, U-Net width 16 and depth 3. Three stages, all in the table below:
   1. the configs as committed (batch 8, constant lr 0.001, a few thousand steps), sized so that
      all four variants and the recogniser train on the 2-core CPU machine in one session;
   2. a fine-tune of each released file on one GPU, all four at once for the same time budget:
@@ -39,6 +39,15 @@ the time, so that every batch has characters for L_CR.
      Starting again at lr 0.001 with a fresh Adam state knocked the released weights back by
      2 dB in the first steps; 3e-4 decaying to 0 over the budget kept and improved them. The
      GPU is not the bottleneck here: the generator is (three CPU workers per run).
+  3. a fine-tune onto exposure-normalised inputs (`reference_gain = 25` in each config): the
+     dark frames are multiplied by S / 25 before the network sees them, so that every exposure
+     reaches it at the brightness of S = 25 and the output's brightness no longer has to be
+     guessed from a dark frame; the server does the same with the gain a caller tells it (or
+     its estimate). Two runs at a time on the 2-core CPU machine, MIMs for 28 minutes, SIMs for
+     18: `nightowl train training/configs/<name>.toml --init-from models/<name>.onnx
+     --max-minutes 28 --batch-size 8 --lr 2e-4 --lr-schedule cosine --workers 1 --threads 1`.
+     Validation PSNR is on told inputs from this stage on, so it is not comparable with the
+     earlier stages' (whose outputs were 10-11% off in brightness at S = 20 and 30).
   The figures are still not converged: longer GPU runs are the way to better ones.
 - Width 16 is the default. Measured: `bench/bench_networks.py` (speed, `bench/README.md`) and
   the three width configs trained from scratch side by side on one GPU for the same 6.3 minutes

@@ -98,14 +98,17 @@ def unpng(data: bytes) -> np.ndarray:
     return image[..., ::-1]
 
 
-def normalised_models(folder: Path, files: tuple[str, ...], reference_gain: float) -> Path:
+def normalised_models(folder: Path, files: tuple[str, ...], reference_gain: float | None
+                      ) -> Path:
     """``folder`` as a models folder: copies of the shipped ``files`` (sha256 unchanged) and a
-    manifest whose entries for them add ``reference_gain`` to their model_config, as if they
-    had been trained on exposure-normalised frames."""
+    manifest whose entries for them set ``reference_gain`` in their model_config, as if they
+    had been trained on exposure-normalised frames (None: on frames as captured)."""
     manifest = json.loads((DEFAULT_MODELS_DIR / MANIFEST).read_text())
     entries = [entry for entry in manifest["models"] if entry["file"] in files]
     for entry in entries:
         entry["model_config"]["reference_gain"] = reference_gain
+        if reference_gain is None:
+            del entry["model_config"]["reference_gain"]
         shutil.copy(DEFAULT_MODELS_DIR / entry["file"], folder / entry["file"])
     (folder / MANIFEST).write_text(json.dumps({**manifest, "models": entries}))
     return folder

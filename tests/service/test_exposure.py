@@ -17,7 +17,7 @@ from nightowl.service.exposure import (
     Gain,
     check_gain,
     estimate_gain,
-    frame_level,
+    highlight_level,
     told_gain,
 )
 from nightowl.service.settings import Settings
@@ -70,22 +70,23 @@ def dark_frame(s: float, index: int) -> np.ndarray:
 
 
 def test_estimate_on_generator_frames_is_within_the_measured_error():
-    # bench/README.md, "Gain estimate" (200 validation scenes): median relative error 18.6% at
-    # S = 20, 5.0% at 25, 11.7% at 30 (assuming 25: 25%, 0%, 16.7%); here 12 of those scenes
+    # bench/README.md, "Gain estimate" (200 validation scenes): median relative error 7.3% at
+    # S = 20, 2.8% at 25, 6.9% at 30 (assuming 25: 25%, 0%, 16.7%); here 12 of those scenes
     estimates = {s: [estimate_gain(dark_frame(s, i)) for i in range(12)] for s in (20, 25, 30)}
-    for s, bound in ((20, 0.24), (25, 0.1), (30, 0.16)):
+    for s, bound in ((20, 0.12), (25, 0.06), (30, 0.11)):
         values = np.array(estimates[s])
         assert ((TRAINED_GAINS[0] <= values) & (values <= TRAINED_GAINS[1])).all()
         assert np.median(np.abs(values - s) / s) < bound, (s, values)
     assert np.mean(estimates[20]) < np.mean(estimates[25]) < np.mean(estimates[30])
 
 
-def test_estimate_shrugs_off_a_few_saturated_pixels_and_reads_16_bit_alike():
+def test_estimate_leaves_out_saturated_pixels_and_reads_16_bit_alike():
     frame = dark_frame(25, 0)
     hot = frame.copy()
-    hot[:2, :] = 255  # a headlight row: under 1% of the pixels
-    assert abs(estimate_gain(hot) - estimate_gain(frame)) / estimate_gain(frame) < 0.02
+    hot[:2, :] = 255  # a clipped lamp: it says nothing about the exposure
+    assert estimate_gain(hot) == pytest.approx(estimate_gain(frame), rel=0.01)
     deep = frame.astype(np.uint16) * 257  # the same levels at 16 bits
-    assert frame_level(deep) == pytest.approx(frame_level(frame), rel=1e-4)
+    # within the 8-bit frame's interpolation inside one level (~0.5 of 13 levels here)
+    assert highlight_level(deep) == pytest.approx(highlight_level(frame), rel=0.05)
     assert estimate_gain(np.zeros_like(frame)) == TRAINED_GAINS[1]
     assert estimate_gain(np.full_like(frame, 200)) == TRAINED_GAINS[0]

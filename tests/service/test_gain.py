@@ -36,6 +36,18 @@ def normalised(normalised_dir):
 
 
 @pytest.fixture(scope="module")
+def captured_dir(tmp_path_factory):
+    return normalised_models(tmp_path_factory.mktemp("captured"), SERVED, None)
+
+
+@pytest.fixture(scope="module")
+def captured(captured_dir):
+    """The served models as if trained on frames as captured (no reference_gain)."""
+    return {key: load_engine(name, "onnxruntime-cpu", models_dir=captured_dir, threads=1)
+            for key, name in zip(("multi", "single"), SERVED, strict=True)}
+
+
+@pytest.fixture(scope="module")
 def server(normalised):
     with running(normalised) as run:
         yield run
@@ -53,11 +65,15 @@ def scaled_by_hand(engines, frames: np.ndarray, gain: float) -> np.ndarray:
     return Pipeline.finish(engines["multi"].run(batch)[0], np.uint8)
 
 
-def test_model_file_exposes_reference_gain(normalised_dir, normalised, engines):
+def test_model_file_exposes_reference_gain(normalised_dir, captured_dir, normalised, captured,
+                                           engines):
     assert resolve(SERVED[0], normalised_dir).reference_gain == REFERENCE_GAIN
-    assert resolve(SERVED[0]).reference_gain is None  # the shipped manifest
+    assert resolve(SERVED[0], captured_dir).reference_gain is None
     assert normalised["multi"].reference_gain == REFERENCE_GAIN
-    assert engines["multi"].reference_gain is None
+    assert captured["multi"].reference_gain is None
+    # the shipped release was trained on exposure-normalised frames, its int8 copy alike
+    assert resolve(SERVED[0]).reference_gain == REFERENCE_GAIN
+    assert engines["multi"].reference_gain == REFERENCE_GAIN
 
 
 def test_told_gain_scales_the_input_as_training_does(server, normalised):
@@ -89,7 +105,7 @@ def test_single_frame_and_sixteen_bit_are_scaled_too(normalised):
     assert np.array_equal(told.input, expected)
 
 
-def test_setting_is_used_and_the_request_beats_it(normalised, engines):
+def test_setting_is_used_and_the_request_beats_it(normalised, captured):
     frames = sequence(7, 3)
     with running(normalised, gain=28.0) as server:
         reply = post(server, frames)
@@ -98,15 +114,15 @@ def test_setting_is_used_and_the_request_beats_it(normalised, engines):
         reply = post(server, frames, data={"gain": "21.5"})
         assert (reply.headers["x-gain-used"], reply.headers["x-gain-source"]) == ("21.5",
                                                                                   "request")
-    with running(engines, gain=28.0) as shipped:  # no reference_gain: reported, not applied
+    with running(captured, gain=28.0) as shipped:  # no reference_gain: reported, not applied
         reply = post(shipped, frames, data={"gain": "21"})
         assert (reply.headers["x-gain-used"], reply.headers["x-gain-source"]) == ("21", "unused")
         plain = post(shipped, frames, params={"gain": "29"})
         assert plain.content == reply.content
 
 
-def test_no_gain_and_no_reference_gain_is_unused(engines):
-    with running(engines) as shipped:
+def test_no_gain_and_no_reference_gain_is_unused(captured):
+    with running(captured) as shipped:
         reply = post(shipped, sequence(7, 4))
     assert reply.headers["x-gain-source"] == "unused" and "x-gain-used" not in reply.headers
 

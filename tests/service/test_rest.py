@@ -49,7 +49,8 @@ def test_fewer_than_four_frames_still_answer_and_say_how_many(server, engines, c
     assert reply.headers["x-frames-used"] == str(count)
     # the measured policy: the single-image model for one frame, else the multi-image model
     # with the oldest frame repeated in front
-    pipeline = Pipeline(few_frames="auto")
+    pipeline = Pipeline(few_frames="auto", multi_reference_gain=engines["multi"].reference_gain,
+                        single_reference_gain=engines["single"].reference_gain)
     prepared = pipeline.prepare(frames)
     assert prepared.model == ("single" if count == 1 else "multi")
     if count > 1:
@@ -69,11 +70,12 @@ def test_jpeg_when_asked(server):
 
 def test_sixteen_bit_png_comes_back_sixteen_bit(server):
     frames = sequence(7, 4).astype(np.uint16) * 257
-    reply = post(server, frames)
+    told = {"gain": "25"}  # the same gain for both: only the precision differs
+    reply = post(server, frames, data=told)
     assert reply.status_code == 200, reply.text
     image = unpng(reply.content)
     assert image.dtype == np.uint16 and image.shape == frames[-1].shape
-    eight = unpng(post(server, sequence(7, 4)).content)
+    eight = unpng(post(server, sequence(7, 4), data=told).content)
     # the same input at higher precision: warps keep fractions the 8-bit path rounds away
     difference = np.abs(image / 257.0 - eight)
     assert difference.mean() < 1.5 and difference.max() <= 16

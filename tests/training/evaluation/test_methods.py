@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightowl.service.engines.files import DEFAULT_MODELS_DIR
 from nightowl.service.pipeline import input_scale, network_input
 from nightowl.training.evaluation.methods import Condition, Network
 from nightowl.training.evaluation.testset import darken, make_scene
@@ -30,8 +29,8 @@ def test_network_with_reference_gain_gets_its_input_scaled_by_s(tmp_path):
     assert not np.array_equal(out, plain.transpose(1, 2, 0))
 
 
-def test_network_without_reference_gain_ignores_s():
-    network = Network(DEFAULT_MODELS_DIR / MODEL)
+def test_network_without_reference_gain_ignores_s(tmp_path):
+    network = Network(normalised_models(tmp_path, (MODEL,), None) / MODEL)
     frames = condition(20.0)
     out, _ = network(frames)
     out_other, _ = network(Condition(low=frames.low, s=30.0))

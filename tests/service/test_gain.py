@@ -24,6 +24,11 @@ REFERENCE_GAIN = 25.0
 SERVED = ("mim_l1_cr.onnx", "sim_l1_cr.onnx")
 
 
+def served_engines(models_dir) -> dict:
+    return {key: load_engine(name, "onnxruntime-cpu", models_dir=models_dir, threads=1)
+            for key, name in zip(("multi", "single"), SERVED, strict=True)}
+
+
 @pytest.fixture(scope="module")
 def normalised_dir(tmp_path_factory):
     return normalised_models(tmp_path_factory.mktemp("models"), SERVED, REFERENCE_GAIN)
@@ -31,8 +36,7 @@ def normalised_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def normalised(normalised_dir):
-    return {key: load_engine(name, "onnxruntime-cpu", models_dir=normalised_dir, threads=1)
-            for key, name in zip(("multi", "single"), SERVED, strict=True)}
+    return served_engines(normalised_dir)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +47,7 @@ def captured_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def captured(captured_dir):
     """The served models as if trained on frames as captured (no reference_gain)."""
-    return {key: load_engine(name, "onnxruntime-cpu", models_dir=captured_dir, threads=1)
-            for key, name in zip(("multi", "single"), SERVED, strict=True)}
+    return served_engines(captured_dir)
 
 
 @pytest.fixture(scope="module")

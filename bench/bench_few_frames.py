@@ -54,10 +54,8 @@ def main() -> None:
     engines = {"multi": load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32"),
                "single": load_engine("sim_l1_cr.onnx", "onnxruntime-cpu", cpu_precision="fp32")}
     # each model's own reference_gain, told the sample's S as a camera reporting its gain would
-    gains = dict(multi_reference_gain=engines["multi"].reference_gain,
-                 single_reference_gain=engines["single"].reference_gain)
-    policies = {"single": Pipeline(few_frames="single", **gains),
-                "repeat": Pipeline(few_frames="repeat", **gains)}
+    policies = {"single": Pipeline.for_engines(engines, few_frames="single"),
+                "repeat": Pipeline.for_engines(engines, few_frames="repeat")}
     scores: dict[tuple[str, int], list[float]] = {}
     chars: dict[tuple[str, int], list[tuple[int, int]]] = {}
     read = Reader()

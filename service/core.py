@@ -65,12 +65,8 @@ class EnhanceService:
         if settings.few_frames != "repeat" and "single" not in engines:
             raise ValueError(f"few_frames={settings.few_frames!r} needs a single-image "
                              "engine")
-        single = engines.get("single")
-        self.pipeline = Pipeline(frames=multi.frames, few_frames=settings.few_frames,
-                                 alignment=AlignmentConfig(),
-                                 multi_reference_gain=multi.reference_gain,
-                                 single_reference_gain=None if single is None else
-                                 single.reference_gain)
+        self.pipeline = Pipeline.for_engines(engines, few_frames=settings.few_frames,
+                                             alignment=AlignmentConfig())
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
                                      settings.max_sequence_gap, settings.scene_change, clock)
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)

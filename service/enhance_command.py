@@ -63,10 +63,7 @@ def run(args: argparse.Namespace, fail) -> int:
     except EngineError as error:
         fail(f"cannot load the model: {error}")
     engine = engines["multi"]
-    single = engines.get("single")
-    pipeline = Pipeline(frames=engine.frames, few_frames=settings.few_frames,
-                        multi_reference_gain=engine.reference_gain,
-                        single_reference_gain=None if single is None else single.reference_gain)
+    pipeline = Pipeline.for_engines(engines, few_frames=settings.few_frames)
     buffers = CameraBuffers(engine.frames, 1, float("inf"), settings.max_sequence_gap,
                             settings.scene_change)
     frames, count, fps = _read(args.input, fail)

@@ -4,9 +4,9 @@ the input, as told by the caller or the server's setting, or estimated from the 
 Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
 frames multiplied by gain / reference_gain (``pipeline.input_scale``). Telling the gain is
 better than the estimate: a dark frame alone does not say whether a dark scene or a bright one
-was darkened, so :func:`estimate_gain` only knows how bright scenes are on average, and scenes
-vary about as much in brightness as S does (its error per S is in bench/README.md, "Gain
-estimate": better than assuming the middle of the range, far from telling).
+was darkened, so :func:`estimate_gain` reads the scene's highlights, which a bright frame holds
+near full scale; a scene without lights fools it (its error per S is in bench/README.md, "Gain
+estimate").
 """
 
 from __future__ import annotations

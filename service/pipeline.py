@@ -6,7 +6,7 @@ output back into an image. With fewer than T frames (a camera's first frames, or
 1-3 frames) the policy is ``repeat`` (the multi-image model, the oldest frame repeated in front),
 ``single`` (the single-image model on the newest frame), or ``auto``: single for one frame,
 repeat for two or three, which is what measured best (``bench/bench_few_frames.py``: with one
-frame both read plate characters alike and single is 2.2 dB better in PSNR; from two frames on,
+frame both read plate characters alike and single is 2.6 dB better in PSNR; from two frames on,
 repeat reads clearly more characters; figures in bench/README.md).
 
 A network trained on exposure-normalised frames (``reference_gain`` in its manifest entry) gets
@@ -47,6 +47,16 @@ class Pipeline:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     multi_reference_gain: float | None = None  # the multi-image model's reference_gain
     single_reference_gain: float | None = None  # the single-image model's
+
+    @classmethod
+    def for_engines(cls, engines: dict, **options) -> Pipeline:
+        """The pipeline for ``engines`` ({"multi": ..., optionally "single": ...}): T and each
+        model's reference_gain from the engines themselves; ``options`` as the fields."""
+        single = engines.get("single")
+        return cls(frames=engines["multi"].frames,
+                   multi_reference_gain=engines["multi"].reference_gain,
+                   single_reference_gain=None if single is None else single.reference_gain,
+                   **options)
 
     @property
     def min_side(self) -> int:

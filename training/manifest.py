@@ -12,6 +12,7 @@ import numpy as np
 
 # the one hash the server checks models with, so export and serving cannot disagree
 from nightowl.service.engines.files import sha256
+from nightowl.training.quantize import psnr_db
 
 __all__ = ["check_models", "sha256", "update_manifest"]
 
@@ -48,8 +49,7 @@ def check_models(models: Path) -> list[str]:
             (ours,) = session.run(None, {entry["inputs"][0]["name"]: reference["inputs"]})
             expected = reference["outputs"]
         if "min_psnr_db" in entry["parity"]:  # an int8 copy: against the fp32 file's output
-            mse = float(np.mean((ours.astype(np.float64) - expected) ** 2))
-            psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
+            psnr = float(psnr_db(ours, expected).min())
             if psnr < entry["parity"]["min_psnr_db"]:
                 problems.append(f"{entry['file']}: {psnr:.1f} dB from the fp32 file's reference "
                                 f"output (< {entry['parity']['min_psnr_db']} dB)")

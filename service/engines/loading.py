@@ -5,8 +5,9 @@ execution provider, its CUDA provider, its CPU provider; it logs why each better
 over and which one it chose. A named backend that cannot start raises BackendUnavailable.
 
 On the CPU (named, or where auto ends) the int8 copy of the model runs when the manifest lists
-one and ``cpu_precision`` is "int8": under half the time of fp32, 43.6-46.1 dB (mean) from its
-output (bench/README.md, 'int8 on the CPU'). GPU backends always take the fp32 file.
+one and ``cpu_precision`` is "int8": under half the time of fp32, each copy's distance from
+the fp32 output in its manifest entry (bench/README.md, 'int8 on the CPU'). GPU backends
+always take the fp32 file.
 """
 
 from __future__ import annotations

@@ -49,8 +49,7 @@ def test_fewer_than_four_frames_still_answer_and_say_how_many(server, engines, c
     assert reply.headers["x-frames-used"] == str(count)
     # the measured policy: the single-image model for one frame, else the multi-image model
     # with the oldest frame repeated in front
-    pipeline = Pipeline(few_frames="auto", multi_reference_gain=engines["multi"].reference_gain,
-                        single_reference_gain=engines["single"].reference_gain)
+    pipeline = Pipeline.for_engines(engines, few_frames="auto")
     prepared = pipeline.prepare(frames)
     assert prepared.model == ("single" if count == 1 else "multi")
     if count > 1:

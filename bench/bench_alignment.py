@@ -12,10 +12,10 @@ and every candidate configuration aligns their T = 4 dark frames onto frame T
   no alignment) and on still pixels (no alignment scores 0 there);
 - time per flow (``estimate_flow``, both frames' pre-filter included) at 256x256 and 1280x720,
   and per T = 4 ``align_to_last`` at 1280x720, one OpenCV thread (pin the process to one core).
-With --onnx-warp, the warp as an ONNX graph (GridSample, ``training/warp_graph.py``: the part of
-the alignment that can run inside a GPU engine, in front of the enhancer) against cv2.remap on
-the same flows: how far its aligned frames are from cv2.remap's, its warp error, and its time
-per 3 RGB warps at 1280x720 on ONNX Runtime CPU (one thread).
+With --onnx-warp, the warp as an ONNX graph (GridSample, ``training/release/warp_graph.py``: the
+part of the alignment that can run inside a GPU engine, in front of the enhancer) against
+cv2.remap on the same flows: how far its aligned frames are from cv2.remap's, its warp error, and
+its time per 3 RGB warps at 1280x720 on ONNX Runtime CPU (one thread).
 With --accuracy N, the share of plate characters the shipped recogniser reads correctly on the
 shipped MIM's output (ONNX Runtime), for N scenes per S aligned by each selected candidate (and
 by the default flows with the ONNX warp when --onnx-warp is given).
@@ -33,11 +33,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2
 import numpy as np
 
-from nightowl.service.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
-from nightowl.service.pipeline import input_scale, network_input
-from nightowl.training.degrade import S_VALUES, NoiseConfig
-from nightowl.training.samples import Sample, SampleConfig, make_sample
-from nightowl.training.scenes import SceneConfig
+from nightowl.service.frames.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
+from nightowl.service.frames.pipeline import input_scale, network_input
+from nightowl.training.synth.degrade import S_VALUES, NoiseConfig
+from nightowl.training.synth.samples import Sample, SampleConfig, make_sample
+from nightowl.training.synth.scenes import SceneConfig
 
 # Full-size DIS with the preset's own settings, nothing before or after it: the dark frame's grey
 # as it is (max_gain 1 keeps its levels).
@@ -133,12 +133,12 @@ def time_align(samples: list[Sample], config: AlignmentConfig) -> float:
 
 
 class OnnxWarp:
-    """training/warp_graph.py's warp on ONNX Runtime CPU (one thread)."""
+    """training/release/warp_graph.py's warp on ONNX Runtime CPU (one thread)."""
 
     def __init__(self) -> None:
         import onnxruntime as ort
 
-        from nightowl.training.warp_graph import warp_graph
+        from nightowl.training.release.warp_graph import warp_graph
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -147,7 +147,7 @@ class OnnxWarp:
 
     def __call__(self, frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
         """frames (T, H, W, 3) uint8, flows (T, H, W, 2) -> aligned (T, H, W, 3) uint8."""
-        from nightowl.training.warp_graph import flows_input
+        from nightowl.training.release.warp_graph import flows_input
 
         (out,) = self.session.run(None, {"frames": network_input(frames)[None],
                                          "flows": flows_input(flows)})
@@ -156,7 +156,7 @@ class OnnxWarp:
         return levels.transpose(0, 2, 3, 1)
 
     def batch(self, frames: np.ndarray, flows: np.ndarray) -> np.ndarray:
-        from nightowl.training.warp_graph import flows_input
+        from nightowl.training.release.warp_graph import flows_input
 
         return self.session.run(None, {"frames": network_input(frames)[None],
                                        "flows": flows_input(flows)})[0]
@@ -216,8 +216,8 @@ def onnx_warp_report(args, samples_per_s: int) -> None:
 def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:
     """Characters read right on the shipped MIM's output, per alignment candidate."""
     from nightowl.service.engines import load_engine
-    from nightowl.training.examples import char_boxes, shifted_chars
-    from nightowl.training.recogniser import CHARSET, read_boxes
+    from nightowl.training.fit.examples import char_boxes, shifted_chars
+    from nightowl.training.nets.recogniser import CHARSET, read_boxes
 
     # fp32, as when the figures in bench/README.md were measured (the CPU default is now int8)
     enhancer = load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1, cpu_precision="fp32")

@@ -13,8 +13,8 @@ other session settings tried while tuning it (spinning on, extended instead of a
 optimisations, half the threads).
 GPU candidates (skipped with the reason when absent): torch CUDA eager fp32 and fp16, and the
 onnxruntime-cuda, onnxruntime-tensorrt and tensorrt engines, and the fused warp + enhance
-graph (training/warp_graph.py) on ONNX Runtime CUDA and TensorRT; with a GPU, batches of 4 and 8
-frames give the throughput and the number of 15 fps cameras one GPU holds.
+graph (training/release/warp_graph.py) on ONNX Runtime CUDA and TensorRT; with a GPU, batches
+of 4 and 8 frames give the throughput and the number of 15 fps cameras one GPU holds.
 Prints a table per size and, last, a JSON summary (also written to --json).
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from nightowl.service.engines import BackendUnavailable, load_engine
-from nightowl.service.engines.files import resolve
+from nightowl.service.modelrepo.files import resolve
 
 CAMERA_FPS = 15
 MATMUL = 2048  # side of the fp32 matmul that measures the CPU's peak
@@ -99,9 +99,9 @@ def gpu_matmul_peak(rounds: int) -> dict[str, float]:
 
 def align_ms(size: tuple[int, int], count: int) -> float:
     """Median ms of one align_to_last of T = 4 generator frames (CPU, OpenCV's own threads)."""
-    from nightowl.service.alignment import align_to_last
-    from nightowl.training.samples import SampleConfig, make_sample
-    from nightowl.training.scenes import SceneConfig
+    from nightowl.service.frames.alignment import align_to_last
+    from nightowl.training.synth.samples import SampleConfig, make_sample
+    from nightowl.training.synth.scenes import SceneConfig
 
     height, width = size
     config = SampleConfig(scene=SceneConfig(width=width, height=height))
@@ -118,8 +118,8 @@ def align_ms(size: tuple[int, int], count: int) -> float:
 def torch_network(model):
     """The torch network with the ONNX file's weights, or None without torch."""
     try:
-        from nightowl.training.enhancers import EnhancerConfig
-        from nightowl.training.onnx_weights import enhancer_from_onnx
+        from nightowl.training.nets.enhancers import EnhancerConfig
+        from nightowl.training.nets.onnx_weights import enhancer_from_onnx
     except ImportError:
         return None
     return enhancer_from_onnx(model.path, EnhancerConfig(**model.entry["model_config"])).eval()
@@ -243,13 +243,13 @@ def gpu_rows(model, network, size: tuple[int, int], args) -> dict:
 
 
 def fused_rows(model, size: tuple[int, int], rounds: int) -> dict:
-    """warp + enhance as one call (training/warp_graph.py) on ONNX Runtime's GPU providers:
+    """warp + enhance as one call (training/release/warp_graph.py) on ONNX Runtime's GPU providers:
     the GPU side of the alignment design. Skipped with the reason without them."""
     height, width = size
     try:
         import onnxruntime as ort
 
-        from nightowl.training.warp_graph import warp_then_enhance
+        from nightowl.training.release.warp_graph import warp_then_enhance
     except ImportError as error:
         return {"skipped": f"needs the train extra (onnx): {error}"}
     available = ort.get_available_providers()

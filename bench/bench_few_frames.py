@@ -16,11 +16,11 @@ import argparse
 import numpy as np
 
 from nightowl.service.engines import load_engine
-from nightowl.service.exposure import Gain
-from nightowl.service.pipeline import Pipeline
-from nightowl.training.recogniser import CHARSET, read_boxes
-from nightowl.training.samples import SampleConfig, make_sample
-from nightowl.training.scenes import SceneConfig
+from nightowl.service.frames.exposure import Gain
+from nightowl.service.frames.pipeline import Pipeline
+from nightowl.training.nets.recogniser import CHARSET, read_boxes
+from nightowl.training.synth.samples import SampleConfig, make_sample
+from nightowl.training.synth.scenes import SceneConfig
 
 
 def psnr(output: np.ndarray, target: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Calibrate and check ``nightowl.service.exposure.estimate_gain``: the darkening S of a dark
+"""Calibrate and check ``nightowl.service.frames.exposure.estimate_gain``: the darkening S of a dark
 frame from its highlights alone.
 
 Calibration, on generator scenes of the training seed: the reference is the median of
@@ -18,7 +18,7 @@ import argparse
 
 import numpy as np
 
-from nightowl.service.exposure import (
+from nightowl.service.frames.exposure import (
     HIGHLIGHT_PERCENTILE,
     MIDDLE_GAIN,
     REFERENCE_HIGHLIGHT,
@@ -26,9 +26,9 @@ from nightowl.service.exposure import (
     estimate_gain,
     highlight_level,
 )
-from nightowl.training.config import DataConfig
-from nightowl.training.degrade import S_VALUES, NoiseConfig
-from nightowl.training.samples import SampleConfig, make_sample
+from nightowl.training.fit.config import DataConfig
+from nightowl.training.synth.degrade import S_VALUES, NoiseConfig
+from nightowl.training.synth.samples import SampleConfig, make_sample
 
 
 def dark_frames(seed: int, count: int, noise: str) -> dict[float, list[np.ndarray]]:

@@ -13,7 +13,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from nightowl.training.enhancers import EnhancerConfig, build_enhancer, input_channels
+from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer, input_channels
 
 
 def gflops(model: torch.nn.Module, inputs: torch.Tensor) -> float:

@@ -14,9 +14,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2
 
-from nightowl.training.degrade import NoiseConfig, degrade, draw_noise
-from nightowl.training.samples import sample_rng
-from nightowl.training.scenes import SceneConfig, render_sequence
+from nightowl.training.synth.degrade import NoiseConfig, degrade, draw_noise
+from nightowl.training.synth.samples import sample_rng
+from nightowl.training.synth.scenes import SceneConfig, render_sequence
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ from itertools import pairwise
 
 import numpy as np
 
-from nightowl.service.buffers import _thumbnail, scene_difference
-from nightowl.training.samples import SampleConfig, make_sample
-from nightowl.training.scenes import SceneConfig
+from nightowl.service.serving.buffers import _thumbnail, scene_difference
+from nightowl.training.synth.samples import SampleConfig, make_sample
+from nightowl.training.synth.scenes import SceneConfig
 
 
 def main() -> None:

@@ -56,8 +56,8 @@ class Window:
 
 
 def frames_for(cameras: int, width: int, height: int) -> list[np.ndarray]:
-    from nightowl.training.samples import SampleConfig, make_sample
-    from nightowl.training.scenes import SceneConfig
+    from nightowl.training.synth.samples import SampleConfig, make_sample
+    from nightowl.training.synth.scenes import SceneConfig
 
     config = SampleConfig(scene=SceneConfig(width=width, height=height))
     distinct = min(cameras, 8)
@@ -100,7 +100,7 @@ async def grpc_camera(stub, name: str, frames: np.ndarray, fps: float, stop: flo
 
 async def rest_camera(client, url: str, name: str, frames: np.ndarray, fps: float, stop: float,
                       windows: list[Window], start: float, window_s: float) -> None:
-    from nightowl.service.images import encode
+    from nightowl.service.serving.images import encode
 
     files = [encode(f) for f in frames]
     t = 0

@@ -13,7 +13,7 @@ import argparse
 import cv2
 import numpy as np
 
-from nightowl.training.samples import SampleConfig, make_sample
+from nightowl.training.synth.samples import SampleConfig, make_sample
 
 
 def main() -> None:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.service.engines.files import resolve
-from nightowl.training.export import INT8_CALIBRATION, in_use_inputs, validation_seed
-from nightowl.training.quantize import (
+from nightowl.service.frames.quality import psnr_each
+from nightowl.service.modelrepo.files import resolve
+from nightowl.training.release.export import INT8_CALIBRATION, in_use_inputs, validation_seed
+from nightowl.training.release.int8 import (
     CALIBRATIONS,
     FORMATS,
     Int8Options,
-    psnr_db,
     quantize_int8,
     run_cpu,
 )
@@ -33,8 +33,8 @@ from nightowl.training.quantize import (
 
 def held_out_pairs(entry: dict, count: int) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, clean targets) of validation-seed samples after the calibration ones."""
-    from nightowl.training.examples import EnhancerExamples
-    from nightowl.training.samples import SampleConfig, make_sample
+    from nightowl.training.fit.examples import EnhancerExamples
+    from nightowl.training.synth.samples import SampleConfig, make_sample
 
     config = entry["model_config"]
     make = EnhancerExamples(kind=config["kind"], reference_gain=config.get("reference_gain"))
@@ -84,7 +84,7 @@ def main() -> None:
     inputs, truth = held_out_pairs(model.entry, args.held_out)
     fp32 = run_cpu(model.path, inputs)
     print(f"{model.path.name}: {args.held_out} held-out crops; fp32 PSNR vs truth "
-          f"{psnr_db(fp32, truth).mean():.2f} dB, "
+          f"{psnr_each(fp32, truth).mean():.2f} dB, "
           f"{ms_per_frame(model.path, model.input_channels, args.repeat):.1f} ms per 256x256")
     print("| format | calibration | PSNR vs fp32 worst / mean (dB) | PSNR vs truth (dB) | "
           "ms per 256x256 frame, 1 thread |")
@@ -95,10 +95,10 @@ def main() -> None:
                 path = Path(folder) / "candidate.onnx"
                 quantize_int8(model.path, path, calibration, options)
                 out = run_cpu(path, inputs)
-                against = psnr_db(out, fp32)
+                against = psnr_each(out, fp32)
                 print(f"| {format} | {options.record()['calibration']} | "
                       f"{against.min():.2f} / {against.mean():.2f} | "
-                      f"{psnr_db(out, truth).mean():.2f} | "
+                      f"{psnr_each(out, truth).mean():.2f} | "
                       f"{ms_per_frame(path, model.input_channels, args.repeat):.1f} |",
                       flush=True)
 

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from nightowl.service.engines.files import resolve
-from nightowl.training.examples import CropConfig, EnhancerExamples
-from nightowl.training.samples import SampleConfig, make_sample
-from nightowl.training.scenes import SceneConfig
+from nightowl.service.modelrepo.files import resolve
+from nightowl.training.fit.examples import CropConfig, EnhancerExamples
+from nightowl.training.synth.samples import SampleConfig, make_sample
+from nightowl.training.synth.scenes import SceneConfig
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 COLUMNS = ["dark x S", "SIM L1", "SIM L1+L_CR", "MIM L1", "MIM L1+L_CR", "truth"]

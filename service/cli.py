@@ -10,17 +10,17 @@ from typing import NoReturn
 
 # subcommand -> (module with add_arguments(parser) and run(args, fail) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("nightowl.training.data_command",
+    "data": ("nightowl.training.synth.data_command",
              "render synthetic low-light traffic sequences, or a preview sheet of them"),
-    "train": ("nightowl.training.train_command",
+    "train": ("nightowl.training.fit.train_command",
               "train a network from an experiment config (needs the train extra)"),
-    "export": ("nightowl.training.export_command",
+    "export": ("nightowl.training.release.export_command",
                "export trained networks to ONNX in models/, or --check the shipped ones"),
     "serve": ("nightowl.service.serve_command",
               "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
     "enhance": ("nightowl.service.enhance_command",
                 "enhance an image sequence or a video offline, with the server's pipeline"),
-    "eval": ("nightowl.training.eval_command",
+    "eval": ("nightowl.training.evaluation.eval_command",
              "score every method on the fixed synthetic test set (the paper's Table 1)"),
 }
 

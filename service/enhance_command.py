@@ -37,11 +37,11 @@ def run(args: argparse.Namespace, fail) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from nightowl.service.buffers import CameraBuffers
     from nightowl.service.engines import EngineError, load_engine
     from nightowl.service.errors import ServiceError
-    from nightowl.service.exposure import check_gain, told_gain
-    from nightowl.service.pipeline import Pipeline
+    from nightowl.service.frames.exposure import check_gain, told_gain
+    from nightowl.service.frames.pipeline import Pipeline
+    from nightowl.service.serving.buffers import CameraBuffers
     from nightowl.service.settings import Settings
 
     if not args.input.exists():
@@ -97,7 +97,7 @@ def _read(path: Path, fail) -> tuple[Iterator, int, float | None]:
     import cv2
 
     from nightowl.service.errors import ServiceError
-    from nightowl.service.images import decode
+    from nightowl.service.serving.images import decode
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -143,7 +143,7 @@ class _Writer:
     def write(self, name: str, image) -> None:
         import cv2
 
-        from nightowl.service.images import encode
+        from nightowl.service.serving.images import encode
 
         if not self.path.suffix:
             (self.path / f"{name}.png").write_bytes(encode(image))

@@ -16,11 +16,11 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from nightowl.service.core import EnhanceService
-from nightowl.service.metrics import Metrics
 from nightowl.service.rest.app import create_app
 from nightowl.service.rpc import enhance_pb2
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
+from nightowl.service.serving.enhance_service import EnhanceService
+from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
 log = logging.getLogger("nightowl.server")

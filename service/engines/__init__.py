@@ -23,9 +23,9 @@ from nightowl.service.engines.errors import (
     EngineError,
     ModelFileError,
 )
-from nightowl.service.engines.files import DEFAULT_MODELS_DIR
 from nightowl.service.engines.loading import AUTO_ORDER, BACKENDS, load_engine
 from nightowl.service.engines.profiles import ShapeProfile
+from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR
 
 __all__ = ["AUTO_ORDER", "BACKENDS", "DEFAULT_MODELS_DIR", "BackendUnavailable", "BatchError",
            "Engine", "EngineError", "ModelFileError", "ShapeProfile", "load_engine",

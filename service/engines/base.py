@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from nightowl.service.engines.errors import BatchError
-from nightowl.service.engines.files import ModelFile
+from nightowl.service.modelrepo.files import ModelFile
 
 
 @runtime_checkable

@@ -14,7 +14,6 @@ import numpy as np
 
 from nightowl.service.engines.base import check_batch
 from nightowl.service.engines.errors import BackendUnavailable, BatchError, ModelFileError
-from nightowl.service.engines.files import ModelFile
 from nightowl.service.engines.profiles import (
     DEFAULT_CACHE_DIR,
     ShapeProfile,
@@ -22,6 +21,7 @@ from nightowl.service.engines.profiles import (
     gpu_name,
     tensorrt_version,
 )
+from nightowl.service.modelrepo.files import ModelFile
 
 log = logging.getLogger("nightowl.engines")
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from nightowl.service.engines.base import check_batch
 from nightowl.service.engines.errors import BackendUnavailable, BatchError, EngineError
-from nightowl.service.engines.files import ModelFile
 from nightowl.service.engines.profiles import (
     DEFAULT_CACHE_DIR,
     ShapeProfile,
@@ -26,6 +25,7 @@ from nightowl.service.engines.profiles import (
     gpu_name,
     tensorrt_version,
 )
+from nightowl.service.modelrepo.files import ModelFile
 
 log = logging.getLogger("nightowl.engines")
 

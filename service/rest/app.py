@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from nightowl.service.metrics import Metrics
 from nightowl.service.rest import enhance, health, problems
 from nightowl.service.rest.middleware import ReplicaAndBodyLimit
+from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from nightowl.service.auth import check_bearer
-from nightowl.service.core import EnhanceService
 from nightowl.service.errors import NotReady
+from nightowl.service.serving.auth import check_bearer
+from nightowl.service.serving.enhance_service import EnhanceService
 
 
 def get_service(request: Request) -> EnhanceService:

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from nightowl.service.core import Result
 from nightowl.service.errors import BadRequest, FrameSkipped, UnsupportedMediaType
-from nightowl.service.exposure import MAX_GAIN, check_gain
-from nightowl.service.images import MEDIA_TYPES, encode
+from nightowl.service.frames.exposure import MAX_GAIN, check_gain
 from nightowl.service.rest.deps import Authorised, Service
+from nightowl.service.serving.enhance_service import Result
+from nightowl.service.serving.images import MEDIA_TYPES, encode
 
 router = APIRouter()
 

@@ -17,13 +17,13 @@ import grpc
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from nightowl.service.auth import check_bearer
-from nightowl.service.core import EnhanceService, Result
 from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceError
-from nightowl.service.exposure import check_gain
-from nightowl.service.images import decode, encode, from_raw
-from nightowl.service.metrics import Metrics
+from nightowl.service.frames.exposure import check_gain
 from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.serving.auth import check_bearer
+from nightowl.service.serving.enhance_service import EnhanceService, Result
+from nightowl.service.serving.images import decode, encode, from_raw
+from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
 SERVICE = "nightowl.v1.Enhancer"

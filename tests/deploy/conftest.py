@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
-from router_harness import Router, wait_for_port, write_config
+from tests.deploy.router_harness import Router, wait_for_port, write_config
 
 
 @pytest.fixture(scope="session")

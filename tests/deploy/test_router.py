@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from router_harness import TEMPLATE, render, write_config
+from tests.deploy.router_harness import TEMPLATE, render, write_config
 
 
 def test_rendered_router_passes_nginx_config_test(nginx, tmp_path):

@@ -25,7 +25,7 @@ import cv2
 import grpc
 import numpy as np
 import pytest
-from router_harness import free_port
+from tests.deploy.router_harness import free_port
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc as pb_grpc

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nightowl.service.cli import main
-from tests.service.serving import png, running, sequence, unpng
+from tests.serving import png, running, sequence, unpng
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nightowl.service.auth import check_bearer, key_matches
 from nightowl.service.errors import Unauthenticated
+from nightowl.service.serving.auth import check_bearer, key_matches
 from nightowl.service.settings import Settings
 
 
@@ -50,7 +50,7 @@ def test_keys_compare_every_key():
 
 
 def test_cpu_precision_comes_from_the_environment_and_reaches_the_engines(monkeypatch):
-    from nightowl.service.core import EnhanceService
+    from nightowl.service.serving.enhance_service import EnhanceService
 
     assert Settings().cpu_precision == "int8"
     monkeypatch.setenv("NIGHTOWL_CPU_PRECISION", "int4")

@@ -2,8 +2,8 @@
 
 Every method maps one condition's dark frames to an enhanced frame T, (H, W, 3) float32 RGB in
 [0, 1], and is timed. The multi-frame methods (classical, MIM) share one alignment per
-condition (``nightowl.service.alignment.align_to_last``, the server's), and its time is added to
-each of them.
+condition (``nightowl.service.frames.alignment.align_to_last``, the server's), and its time is
+added to each of them.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from nightowl.service.alignment import align_to_last
 from nightowl.service.engines import load_engine
-from nightowl.service.pipeline import input_scale, network_input
+from nightowl.service.frames.alignment import align_to_last
+from nightowl.service.frames.pipeline import input_scale, network_input
 
 # row name -> model file in models/, in the paper's order
 NETWORKS: dict[str, str] = {

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from nightowl.training.evaluation.reading import CHARSET, plate_box, plate_rows
-from nightowl.training.scenes import PlateLabel
+from nightowl.training.synth.scenes import PlateLabel
 
 LINE_HEIGHT = 48.0  # px, text lines are scaled to this height
 PAD = 0.0  # margin around the ink, in line heights: plate borders next to the text confuse

@@ -13,7 +13,7 @@ import numpy as np
 
 HEAD = """# Evaluation: the paper's Table 1 on nightowl's test set
 
-Produced by `nightowl eval` (`training/eval_command.py`, `training/evaluation/`) on the files in
+Produced by `nightowl eval` (`training/evaluation/`) on the files in
 this folder. Exact command (run from the repository root; {elapsed_s:.0f} s,
 {hardware}):
 
@@ -31,13 +31,13 @@ same on 6 sequences; `--publish models` rewrites this page.
   which no training or validation config uses. Paired design: each clean sequence is rendered
   once and darkened under every condition: S in {{20, 22, 25, 28, 30}} x two noise models, the
   paper's Eq. 6 (sigma 2) and the extended camera model (shot and read noise, colour shift,
-  motion blur and JPEG in half of the sequences; `training/degrade.py`). All shipped networks
+  motion blur and JPEG in half of the sequences; `training/synth/degrade.py`). All shipped networks
   were trained on Eq. 6 only, so the `extended` tables are the robustness figure of a model
   tested on noise it never saw.
 - **Rows**: *ground truth* (the clean frame T); *gain* (dark frame T times S); *classical*
   (the 4 frames aligned onto frame T with the server's optical flow,
-  `nightowl.service.alignment.align_to_last`, averaged, times S, then OpenCV's non-local means
-  `fastNlMeansDenoisingColored` with h = 0.8 x the estimated noise std, chosen by PSNR on a
+  `nightowl.service.frames.alignment.align_to_last`, averaged, times S, then OpenCV's non-local
+  means `fastNlMeansDenoisingColored` with h = 0.8 x the estimated noise std, chosen by PSNR on a
   seed outside the test set); the four shipped networks. Every row is told the true S: a
   network trained on exposure-normalised frames (`reference_gain` in its manifest entry) gets
   its input scaled by S / reference_gain, as in training and as the server does with a told

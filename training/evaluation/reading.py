@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nightowl.training.glyphs import DIGITS, LETTERS
-from nightowl.training.scenes import PlateLabel
+from nightowl.training.synth.glyphs import DIGITS, LETTERS
+from nightowl.training.synth.scenes import PlateLabel
 
 CHARSET = DIGITS + LETTERS  # the recogniser's classes after background (recogniser.CHARSET)
 STRIDE = 4  # px per output cell (recogniser.STRIDE)

@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 
 from nightowl.service.engines import load_engine
-from nightowl.training.degrade import S_VALUES
-from nightowl.training.evaluation import methods, metrics, ocr, reading
+from nightowl.service.frames import quality
+from nightowl.training.evaluation import methods, ocr, reading
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS, EvalScene, darken, make_scene
+from nightowl.training.synth.degrade import S_VALUES
 
 GROUND_TRUTH = "ground truth"
 SHEET_NOISE = "eq6"  # the contact sheet shows this noise model
@@ -74,9 +75,9 @@ class Evaluator:
                     truth = name == GROUND_TRUTH
                     record = {"index": index, "noise": noise, "S": s, "method": name,
                               "ms": None if truth else ms,
-                              "psnr": None if truth else metrics.psnr(image, clean),
-                              "ssim": None if truth else metrics.ssim(image, clean),
-                              "psnr_moving": None if truth else metrics.psnr(image, clean, moving),
+                              "psnr": None if truth else quality.psnr(image, clean),
+                              "ssim": None if truth else quality.ssim(image, clean),
+                              "psnr_moving": None if truth else quality.psnr(image, clean, moving),
                               "plates": []}
                     for plate, read in zip(scene.plates, reads[name], strict=True):
                         record["plates"].append({"truth": plate.labels, "read": read})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightowl.service.pipeline import input_scale, network_input
+from nightowl.service.frames.pipeline import input_scale, network_input
 from nightowl.training.evaluation.methods import Condition, Network
 from nightowl.training.evaluation.testset import darken, make_scene
-from nightowl.training.scenes import SceneConfig
-from tests.service.serving import normalised_models
+from nightowl.training.synth.scenes import SceneConfig
+from tests.serving import normalised_models
 
 MODEL = "sim_l1_cr.onnx"  # one frame: no alignment, a quick test
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.training.config import DataConfig
 from nightowl.training.evaluation.reading import CHARSET, STRIDE, Row, plate_rows, read_row
 from nightowl.training.evaluation.testset import TEST_SEED, darken, make_scene
-from nightowl.training.scenes import CharLabel, PlateLabel
+from nightowl.training.fit.config import DataConfig
+from nightowl.training.synth.scenes import CharLabel, PlateLabel
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,0 +1,136 @@
+"""A window of a camera's frames -> network input -> enhanced frame (no I/O, no threads).
+
+``prepare`` aligns the window onto its newest frame with the shared alignment code (what the
+networks were trained on) and lays it out as the engine's input; ``finish`` turns the engine's
+output back into an image. With fewer than T frames (a camera's first frames, or a request of
+1-3 frames) the policy is ``repeat`` (the multi-image model, the oldest frame repeated in front),
+``single`` (the single-image model on the newest frame), or ``auto``: single for one frame,
+repeat for two or three, which is what measured best (``bench/bench_few_frames.py``: with one
+frame both read plate characters alike and single is 2.6 dB better in PSNR; from two frames on,
+repeat reads clearly more characters; figures in bench/README.md).
+
+A network trained on exposure-normalised frames (``reference_gain`` in its manifest entry) gets
+its input scaled by gain / reference_gain, as in training: the gain told by the caller, else
+one estimated from the newest frame (``nightowl.service.frames.exposure``). Other networks
+take frames as captured and the gain is only reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
+from nightowl.service.frames.exposure import Gain, estimate_gain
+
+FewFrames = Literal["auto", "single", "repeat"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One frame's network input and where it goes."""
+
+    model: Literal["multi", "single"]  # which engine takes it
+    input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1] (to gain / reference_gain when
+    #   exposure-normalised, unclipped, as in training)
+    frames_used: int  # distinct frames behind the result
+    dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
+    gain: Gain  # the gain behind the input's scale
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    frames: int = 4  # T of the multi-image model
+    few_frames: FewFrames = "auto"
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    multi_reference_gain: float | None = None  # the multi-image model's reference_gain
+    single_reference_gain: float | None = None  # the single-image model's
+
+    @classmethod
+    def for_engines(cls, engines: dict, **options) -> Pipeline:
+        """The pipeline for ``engines`` ({"multi": ..., optionally "single": ...}): T and each
+        model's reference_gain from the engines themselves; ``options`` as the fields."""
+        single = engines.get("single")
+        return cls(frames=engines["multi"].frames,
+                   multi_reference_gain=engines["multi"].reference_gain,
+                   single_reference_gain=None if single is None else single.reference_gain,
+                   **options)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest frame side (px) the alignment accepts."""
+        return MIN_SIZE * self.alignment.downscale
+
+    def prepare(self, window: np.ndarray, told: Gain | None = None) -> Prepared:
+        """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared.
+        ``told``: the caller's or the setting's gain (None: not given)."""
+        count = window.shape[0]
+        if not 1 <= count <= self.frames:
+            raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
+        if count < self.frames and self.uses_single(count):
+            gain, scale = self.gain(window, told, self.single_reference_gain)
+            return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type,
+                            gain)
+        gain, scale = self.gain(window, told, self.multi_reference_gain)
+        aligned = align(window, self.alignment)
+        if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
+            aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
+        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain)
+
+    @staticmethod
+    def gain(window: np.ndarray, told: Gain | None,
+             reference_gain: float | None) -> tuple[Gain, np.float32]:
+        """The gain a network with ``reference_gain`` gets for ``window`` (told, else estimated
+        from its newest frame; unused without a reference_gain) and the input scale it makes."""
+        if reference_gain is None:
+            gain = Gain(None if told is None else told.value, "unused")
+            return gain, input_scale(window.dtype)
+        gain = told if told is not None else Gain(estimate_gain(window[-1]), "estimated")
+        return gain, input_scale(window.dtype, gain.value, reference_gain)
+
+    def uses_single(self, count: int) -> bool:
+        """Whether a window of ``count`` < T frames goes to the single-image model."""
+        return self.few_frames == "single" or (self.few_frames == "auto" and count == 1)
+
+    @staticmethod
+    def finish(output: np.ndarray, dtype: type) -> np.ndarray:
+        """Engine output (3, H, W) float32 in [0, 1] -> (H, W, 3) image of ``dtype``."""
+        top = np.iinfo(dtype).max
+        image = np.clip(output.transpose(1, 2, 0) * top + 0.5, 0, top)
+        return image.astype(dtype)
+
+
+def align(window: np.ndarray, config: AlignmentConfig) -> np.ndarray:
+    """align_to_last for uint8 frames; 16-bit frames are aligned with the flow of their top
+    8 bits (dark frames use the low levels of either depth alike) and warped at full depth."""
+    if window.dtype == np.uint8:
+        return align_to_last(window, config)[0]
+    _, flows = align_to_last((window >> 8).astype(np.uint8), config)
+    aligned = window.copy()
+    for t in range(window.shape[0] - 1):
+        aligned[t] = warp(window[t], flows[t])
+    return aligned
+
+
+def input_scale(dtype: type | np.dtype, gain: float | None = None,
+                reference_gain: float | None = None) -> np.float32:
+    """The factor that maps frames of ``dtype`` to a network's input: 1 / the dtype's maximum,
+    times gain / reference_gain for a network trained on exposure-normalised frames (see
+    ``reference_gain`` in the model's config) when the caller knows the darkening ``gain``."""
+    scale = 1.0 / np.iinfo(dtype).max
+    if reference_gain is not None and gain is not None:
+        scale *= gain / reference_gain
+    return np.float32(scale)
+
+
+def network_input(frames: np.ndarray, scale: np.float32 | None = None) -> np.ndarray:
+    """(..., H, W, 3) integer RGB -> (3n, H, W) float32 in [0, 1], frames oldest first: the
+    layout every enhancer takes, in training as in serving. ``scale`` defaults to 1 / the
+    dtype's maximum."""
+    if scale is None:
+        scale = input_scale(frames.dtype)
+    height, width = frames.shape[-3:-1]
+    stacked = frames.reshape(-1, height, width, 3).transpose(0, 3, 1, 2)
+    return stacked.reshape(-1, height, width).astype(np.float32) * scale

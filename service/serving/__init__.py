@@ -1,0 +1,3 @@
+"""The serving core: camera buffers, admission limits, batching and the one service object
+that owns a frame's life. It knows nothing of HTTP or gRPC (``rest/`` and ``rpc/`` translate).
+"""

@@ -1,0 +1,119 @@
+"""Low-light models: Eq. 6 statistics, the extended camera model, reproducibility."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from nightowl.training.synth.degrade import (
+    S_VALUES,
+    NoiseConfig,
+    NoiseParams,
+    degrade,
+    draw_noise,
+    eq6,
+    extended,
+)
+from nightowl.training.synth.samples import sample_rng
+from nightowl.training.synth.scenes import SceneConfig, render_sequence
+
+# Over 4 x 512 x 512 x 3 = 3.1 M pixels, the standard error of the mean is ~0.0012 levels and
+# that of the std ~0.1 %: these tolerances are loose enough never to flake, tight enough that
+# a wrong S, a missing 1/S or a wrong sigma fails them.
+MEAN_TOLERANCE = 0.02  # 8-bit levels
+STD_RELATIVE_TOLERANCE = 0.02
+QUANTISATION_VARIANCE = 1.0 / 12.0  # rounding to integer levels adds this variance
+
+
+def flat(value: int) -> np.ndarray:
+    return np.full((4, 512, 512, 3), value, np.uint8)
+
+
+@pytest.mark.parametrize(("value", "s", "sigma"), [(200, 20, 2.0), (150, 22, 2.0),
+                                                   (255, 30, 1.5), (240, 25, 3.0)])
+def test_eq6_mean_is_signal_over_s_and_std_is_sigma(value, s, sigma):
+    low = eq6(flat(value), s, sigma, np.random.default_rng(0))
+    assert low.dtype == np.uint8
+    assert abs(low.mean() - value / s) < MEAN_TOLERANCE
+    expected_std = np.sqrt(sigma**2 + QUANTISATION_VARIANCE)
+    assert abs(low.std() / expected_std - 1) < STD_RELATIVE_TOLERANCE
+
+
+def test_eq6_on_a_varied_image_keeps_the_mean():
+    rng = np.random.default_rng(1)
+    image = rng.integers(120, 256, (4, 256, 256, 3), dtype=np.uint8)
+    low = eq6(image, 25, 2.0, np.random.default_rng(2))
+    assert abs(low.mean() - image.mean() / 25) < MEAN_TOLERANCE
+    residual = low.astype(np.float64) - image / 25.0
+    assert abs(residual.std() / np.sqrt(4 + QUANTISATION_VARIANCE) - 1) < STD_RELATIVE_TOLERANCE
+
+
+def test_eq6_quantises_and_clips_to_8_bits():
+    low = eq6(flat(255), 1.01, 20.0, np.random.default_rng(0))
+    assert low.dtype == np.uint8 and low.max() == 255
+    assert eq6(flat(0), 20, 2.0, np.random.default_rng(0)).min() == 0
+    noiseless = eq6(flat(110), 20, 0.0, np.random.default_rng(0))
+    assert np.all(noiseless == 6)  # 5.5 rounds to even
+
+
+def test_noise_is_reproducible_by_seed_and_independent_per_frame():
+    image = flat(200)[:, :64, :64]
+    a = eq6(image, 20, 2.0, np.random.default_rng(5))
+    b = eq6(image, 20, 2.0, np.random.default_rng(5))
+    c = eq6(image, 20, 2.0, np.random.default_rng(6))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_s_is_drawn_from_the_papers_set():
+    rng = np.random.default_rng(0)
+    drawn = {draw_noise(NoiseConfig(), rng).s for _ in range(300)}
+    assert drawn == set(S_VALUES) == {20, 22, 25, 28, 30}
+
+
+def test_extended_model_mean_and_variance():
+    params = NoiseParams(model="extended", s=20, electrons_per_level=4.0, read_noise=1.5,
+                         channel_gain=(1.2, 1.0, 0.7))
+    low = extended(flat(200), params, np.random.default_rng(0)).astype(np.float64)
+    for channel, gain in enumerate(params.channel_gain):
+        signal = 200 / 20 * gain
+        values = low[..., channel]
+        assert abs(values.mean() - signal) < MEAN_TOLERANCE * 2
+        variance = signal / 4.0 + 1.5**2 + QUANTISATION_VARIANCE  # shot + read + rounding
+        assert abs(values.var() / variance - 1) < 2 * STD_RELATIVE_TOLERANCE
+
+
+def test_extended_model_jpeg_and_blur():
+    rng = np.random.default_rng(0)
+    config = NoiseConfig(model="extended", motion_blur_probability=1.0, jpeg_probability=1.0)
+    params = draw_noise(config, rng)
+    assert params.exposure > 0 and params.jpeg_quality > 0
+    seq = render_sequence(SceneConfig(width=128, height=96), rng, exposure=params.exposure)
+    assert seq.blurred is not None
+    # only vehicles smear: pixels well away from every vehicle are untouched
+    anywhere = seq.masks.any(axis=0).astype(np.uint8)
+    still = cv2.dilate(anywhere, np.ones((21, 21), np.uint8)) == 0
+    assert still.sum() > 100
+    assert np.array_equal(seq.blurred[:, still], seq.clean[:, still])
+    moving = seq.masks[0]
+    assert not np.array_equal(seq.blurred[0][moving], seq.clean[0][moving])
+    low = degrade(seq.blurred, params, rng)
+    assert low.dtype == np.uint8 and low.shape == seq.clean.shape
+    plain = degrade(seq.blurred, NoiseParams(**{**params.to_dict(), "jpeg_quality": 0}),
+                    np.random.default_rng(1))
+    assert not np.array_equal(low, plain)
+
+
+def test_rejects_frames_that_are_not_8_bit_rgb():
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        eq6(np.zeros((4, 8, 8, 3), np.float32), 20, 2.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        eq6(np.zeros((4, 8, 8), np.uint8), 20, 2.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="noise model"):
+        NoiseConfig(model="gamma")  # type: ignore[arg-type]
+
+
+def test_sample_rng_rejects_negative_numbers():
+    with pytest.raises(ValueError, match=">= 0"):
+        sample_rng(-1, 0)

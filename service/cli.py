@@ -1,28 +1,21 @@
-"""The ``nightowl`` command: one entry point whose subcommands load only when they run."""
+"""The ``nightowl`` command: one entry point over a registry of subcommands.
+
+The registry is the ``nightowl.commands`` entry-point group in ``pyproject.toml``: each entry
+names a module with ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args, fail) -> int``.
+Tools read it with ``importlib.metadata``; this module names no command, so the server never
+imports the training side, and ``nightowl serve`` loads only its own module.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from types import ModuleType
 from typing import NoReturn
 
-# subcommand -> (module with add_arguments(parser) and run(args, fail) -> int, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("nightowl.training.synth.data_command",
-             "render synthetic low-light traffic sequences, or a preview sheet of them"),
-    "train": ("nightowl.training.fit.train_command",
-              "train a network from an experiment config (needs the train extra)"),
-    "export": ("nightowl.training.release.export_command",
-               "export trained networks to ONNX in models/, or --check the shipped ones"),
-    "serve": ("nightowl.service.serve_command",
-              "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"),
-    "enhance": ("nightowl.service.enhance_command",
-                "enhance an image sequence or a video offline, with the server's pipeline"),
-    "eval": ("nightowl.training.evaluation.eval_command",
-             "score every method on the fixed synthetic test set (the paper's Table 1)"),
-}
+GROUP = "nightowl.commands"
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -32,34 +25,48 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def registry() -> dict[str, EntryPoint]:
+    """Every registered subcommand by name, in name order."""
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    return dict(sorted(found.items()))
+
+
+def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
+    """The parser of ``nightowl`` with a subparser per loaded command module."""
     parser = OneLineErrorParser(
         prog="nightowl",
         description="Bright, readable frames from dark, noisy roadside camera video.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                     parser_class=OneLineErrorParser)
-    for name, (module, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(sub)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=OneLineErrorParser)
+    for name, module in commands.items():
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
         sub.set_defaults(_module=module, _parser=sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    known = registry()
+    if not known:
+        raise SystemExit(f"nightowl: no commands registered in {GROUP!r}; reinstall the "
+                         "package (pip install -e .)")
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    names = [chosen] if chosen in known else list(known)  # help or a typo: all of them
+    parser = build_parser({name: known[name].load() for name in names})
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    module = importlib.import_module(args._module)
-    return int(module.run(args, args._parser.error) or 0)
+    return int(args._module.run(args, args._parser.error) or 0)
 
 
 def _version() -> str:
-    from nightowl.training import __version__
-
-    return __version__
+    try:
+        return version("nightowl")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
+HELP = "enhance an image sequence or a video offline, with the server's pipeline"
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
 

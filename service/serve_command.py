@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 
+HELP = "run the REST and gRPC enhancement servers (default 127.0.0.1:8000 and :50051)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind address of both servers (default 127.0.0.1; "

@@ -44,3 +44,60 @@ def test_service_never_imports_torch():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n == "torch" or n.startswith("torch.") for n in names), path
+
+
+def _imported_names(path: Path) -> list[str]:
+    """Every module ``path`` imports, statically or by a string given to importlib."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names += [node.value]  # import_module("..."), __import__("..."), entry points
+    return names
+
+
+def test_service_never_names_the_training_side():
+    for path in (ROOT / "service").rglob("*.py"):
+        for name in _imported_names(path):
+            assert "nightowl.training" not in name, f"{path.relative_to(ROOT)}: {name}"
+
+
+def test_the_server_runs_with_the_training_side_and_torch_blocked():
+    """Every service module imports, and ``serve``/``enhance`` build their parsers, with any
+    import of nightowl.training or torch failing: no path from the server to training."""
+    modules = sorted(".".join(("nightowl", *p.relative_to(ROOT).with_suffix("").parts))
+                     for p in (ROOT / "service").rglob("*.py"))
+    code = (
+        "import importlib, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith(('torch.', 'nightowl.training')):\n"
+        "            raise ImportError(f'blocked: {name}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for module in {modules!r}:\n"
+        "    importlib.import_module(module.removesuffix('.__init__'))\n"
+        "from nightowl.service.cli import main\n"
+        "for argv in (['serve', '--help'], ['enhance', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+        "assert not [m for m in sys.modules if m.startswith('nightowl.training')]\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--grpc-port" in result.stdout and "--side-by-side" in result.stdout
+
+
+def test_every_command_module_is_registered_and_loads():
+    from importlib.metadata import entry_points
+
+    registered = {ep.value: ep for ep in entry_points(group="nightowl.commands")}
+    on_disk = {".".join(("nightowl", *p.relative_to(ROOT).with_suffix("").parts))
+               for folder in ("service", "training") for p in (ROOT / folder).rglob("*_command.py")}
+    assert set(registered) == on_disk
+    for value, ep in registered.items():
+        module = ep.load()
+        assert module.HELP and callable(module.add_arguments) and callable(module.run), value
+        assert ep.name == value.rsplit(".", 1)[1].removesuffix("_command"), value

@@ -81,7 +81,7 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
     options.inter_op_num_threads = 1  # one chain of convolutions: no parallel branches to run
     options.intra_op_num_threads = threads or 0  # 0: one per physical core
     # Idle worker threads sleep instead of spinning: the server aligns frames (OpenCV) and
-    # serves requests on the same cores, and spinning threads take their time (bench/README).
+    # serves requests on the same cores, and spinning threads take their time (bench/README.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     details: dict = {"threads": threads or "onnxruntime default (physical cores)",
                      "spinning": False}

@@ -42,7 +42,8 @@ MIN_SIZE = 16  # px, the smallest frame side accepted (DIS needs a few patches p
 
 @dataclass(frozen=True)
 class AlignmentConfig:
-    """How flow is estimated on dark frames; the defaults are the measured best (bench/README)."""
+    """How flow is estimated on dark frames; the defaults are the measured best
+    (bench/README.md)."""
 
     method: Method = "dis"  # "none": zero flow, frames left as they are (the ablation)
     preset: Preset = "fast"  # OpenCV DIS preset that the DIS fields below start from

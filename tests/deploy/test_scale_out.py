@@ -25,10 +25,12 @@ import cv2
 import grpc
 import numpy as np
 import pytest
-from tests.deploy.router_harness import free_port
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc as pb_grpc
+from tests.deploy.router_harness import free_port
+
+pytestmark = pytest.mark.slow  # spawns processes or servers; CI runs it
 
 SIZE = (48, 64)  # (H, W) of every frame
 CAMERAS = 12  # per protocol

@@ -20,6 +20,8 @@ from nightowl.service.server import Server
 from nightowl.service.serving.enhance_service import EnhanceService
 from tests.serving import png, running, sequence, service_settings
 
+pytestmark = pytest.mark.slow  # spawns processes or servers; CI runs it
+
 OK, WARMING, SKIPPED = (pb.StreamResult.STATUS_OK, pb.StreamResult.STATUS_WARMING_UP,
                         pb.StreamResult.STATUS_SKIPPED)
 CAMERAS = 32

@@ -12,7 +12,10 @@ import time
 
 import grpc
 import httpx
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+pytestmark = pytest.mark.slow  # spawns processes or servers; CI runs it
 
 
 def free_port() -> int:

@@ -10,6 +10,8 @@ import platform
 import time
 from pathlib import Path
 
+HELP = "score every method on the fixed synthetic test set (the paper's Table 1)"
+
 QUICK_COUNT = 6  # sequences in --quick (each under every S and both noise models)
 FULL_COUNT = 300
 

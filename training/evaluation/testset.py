@@ -3,7 +3,7 @@
 Paired design: sequence i is one scene, and each (noise model, S) condition darkens that same
 scene, so differences between conditions are not differences between scenes. The seed is
 :data:`TEST_SEED`, a data set seed that no training or validation config uses (they use 1-99
-and 900_001-900_099; ``tests/training/test_evaluation.py`` checks the shipped configs).
+and 900_001-900_099; ``tests/training/evaluation/test_testset.py`` checks the shipped configs).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+HELP = "train a network from an experiment config (needs the train extra)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="experiment TOML file, e.g. "

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+HELP = "export trained networks to ONNX in models/, or --check the shipped ones"
+
 DEFAULT_MODEL = "mim_l1_cr"  # the served default
 
 # exported file name -> what it is (its run folder under --runs has the same name)

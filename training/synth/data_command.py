@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+HELP = "render synthetic low-light traffic sequences, or a preview sheet of them"
+
 MAX_SIDE = 8192  # px
 
 

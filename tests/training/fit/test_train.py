@@ -12,6 +12,8 @@ import torch
 
 from nightowl.training.fit.config import load_config
 
+pytestmark = pytest.mark.slow  # spawns processes or servers; CI runs it
+
 TINY_RUN = """
 name = "tiny"
 task = "enhancer"

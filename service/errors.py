@@ -1,6 +1,7 @@
-"""The service's errors: one hierarchy, mapped once to RFC 9457 problems and gRPC codes.
-
-Each message says what was wrong and what is allowed; it is shown to the client as it is.
+"""The service's errors. What a client did or met: one hierarchy (ServiceError), mapped once to
+RFC 9457 problems and gRPC codes; each message says what was wrong and what is allowed, and is
+shown to the client as it is. What stops a model from loading or running: EngineError, below,
+raised by the model repository and the engines.
 """
 
 from __future__ import annotations
@@ -88,3 +89,20 @@ def problem(error: ServiceError, instance: str | None = None) -> dict:
 
 class FrameSkipped(ServiceError):
     kind = Kind(409, "ABORTED", "Frame skipped", "frame-skipped")
+
+
+# --- loading and running a model --------------------------------------------------------------
+class EngineError(Exception):
+    """Anything that stops an engine from loading or running."""
+
+
+class ModelFileError(EngineError):
+    """A model file that is missing, not in the manifest, altered or unreadable; names the file."""
+
+
+class BackendUnavailable(EngineError):
+    """A backend this host cannot run (no GPU, no CUDA or TensorRT libraries); says why."""
+
+
+class BatchError(EngineError, ValueError):
+    """A batch of the wrong shape or type for the model; says what is allowed."""

@@ -101,3 +101,19 @@ def test_every_command_module_is_registered_and_loads():
         module = ep.load()
         assert module.HELP and callable(module.add_arguments) and callable(module.run), value
         assert ep.name == value.rsplit(".", 1)[1].removesuffix("_command"), value
+
+
+def test_every_module_imports_on_its_own():
+    """Each module imported first, in a fresh set of nightowl modules: no import cycle that only
+    works in one order."""
+    modules = sorted(".".join(("nightowl", *p.relative_to(ROOT).with_suffix("").parts))
+                     .removesuffix(".__init__")
+                     for folder in ("service", "training") for p in (ROOT / folder).rglob("*.py"))
+    code = ("import importlib, sys\n"
+            f"for module in {modules!r}:\n"
+            "    for name in [m for m in sys.modules if m.startswith('nightowl')]:\n"
+            "        del sys.modules[name]\n"
+            "    importlib.import_module(module)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -2,7 +2,7 @@
 the input, as told by the caller or the server's setting, or estimated from the frame.
 
 Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
-frames multiplied by gain / reference_gain (``pipeline.input_scale``). Telling the gain is
+frames multiplied by gain / reference_gain (``layout.input_scale``). Telling the gain is
 better than the estimate: a dark frame alone does not say whether a dark scene or a bright one
 was darkened, so :func:`estimate_gain` reads the scene's highlights, which a bright frame holds
 near full scale; a scene without lights fools it (its error per S is in bench/README.md, "Gain

@@ -14,7 +14,8 @@ import pytest
 
 from nightowl.service.engines import load_engine
 from nightowl.service.frames.exposure import estimate_gain
-from nightowl.service.frames.pipeline import Pipeline, align, input_scale, network_input
+from nightowl.service.frames.layout import input_scale, network_input
+from nightowl.service.frames.pipeline import Pipeline, align
 from nightowl.service.modelrepo.files import resolve
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc

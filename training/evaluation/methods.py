@@ -17,7 +17,7 @@ import numpy as np
 
 from nightowl.service.engines import load_engine
 from nightowl.service.frames.alignment import align_to_last
-from nightowl.service.frames.pipeline import input_scale, network_input
+from nightowl.service.frames.layout import input_scale, network_input
 
 # row name -> model file in models/, in the paper's order
 NETWORKS: dict[str, str] = {

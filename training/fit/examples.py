@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from nightowl.service.frames.pipeline import input_scale, network_input
+from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.training.nets.recogniser import CHARSET, char_targets
 from nightowl.training.synth.samples import Sample
 from nightowl.training.synth.scenes import CharLabel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightowl.service.frames.pipeline import input_scale, network_input
+from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.training.evaluation.methods import Condition, Network
 from nightowl.training.evaluation.testset import darken, make_scene
 from nightowl.training.synth.scenes import SceneConfig

@@ -4,10 +4,7 @@
 execution provider, its CUDA provider, its CPU provider; it logs why each better one was passed
 over and which one it chose. A named backend that cannot start raises BackendUnavailable.
 
-On the CPU (named, or where auto ends) the int8 copy of the model runs when the manifest lists
-one and ``cpu_precision`` is "int8": under half the time of fp32, each copy's distance from
-the fp32 output in its manifest entry (bench/README.md, 'int8 on the CPU'). GPU backends
-always take the fp32 file.
+Which file each backend runs (int8 on the CPU, fp32 on GPUs) is ``precision.py``'s policy.
 """
 
 from __future__ import annotations
@@ -19,14 +16,14 @@ from pathlib import Path
 
 from nightowl.service.engines import ort, tensorrt
 from nightowl.service.engines.base import Engine, warm_up
+from nightowl.service.engines.precision import CPU_PRECISIONS, cpu_model
 from nightowl.service.engines.profiles import ShapeProfile, gpu_name
 from nightowl.service.errors import BackendUnavailable, EngineError
-from nightowl.service.modelrepo.files import ModelFile, listed_copy, resolve
+from nightowl.service.modelrepo.files import ModelFile, resolve
 
 log = logging.getLogger("nightowl.engines")
 
 BACKENDS = ("onnxruntime-cpu", "onnxruntime-cuda", "onnxruntime-tensorrt", "tensorrt")
-CPU_PRECISIONS = ("int8", "fp32")
 AUTO_ORDER = ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "onnxruntime-cpu")
 WHY = {"tensorrt": "a TensorRT plan built for this GPU (fastest: fp16, no runtime overhead)",
        "onnxruntime-tensorrt": "TensorRT through ONNX Runtime (fp16, engine cached on disk)",
@@ -94,22 +91,6 @@ def _start(model: ModelFile, backend: str, options: dict) -> Engine:
                  ", ".join(f"{h}x{w}" for h, w in shapes), time.perf_counter() - start)
     return engine
 
-
-def cpu_model(model: ModelFile, precision: str) -> ModelFile:
-    """The file onnxruntime-cpu runs for ``model``: its listed int8 copy when ``precision`` is
-    "int8" and the manifest lists one, else ``model`` itself; logs which and why."""
-    if precision == "int8" and model.precision == "fp32":
-        copy = listed_copy(model, "int8")
-        if copy is not None:
-            log.info("engine %s on onnxruntime-cpu runs its int8 copy %s (cpu_precision int8)",
-                     model.path.name, copy.path.name)
-            return copy
-        log.info("engine %s on onnxruntime-cpu runs in fp32: the manifest lists no int8 copy "
-                 "of it (make one with `nightowl export --int8`)", model.path.name)
-        return model
-    log.info("engine %s on onnxruntime-cpu runs in %s (cpu_precision %s)", model.path.name,
-             model.precision, precision)
-    return model
 
 
 def _auto(model: ModelFile, options: dict) -> Engine:

@@ -25,7 +25,8 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from nightowl.service.engines import Engine, EngineError, load_engine
+from nightowl.service.engines import Engine, EngineError
+from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
@@ -124,15 +125,9 @@ class EnhanceService:
 
     @classmethod
     def load(cls, settings: Settings, metrics: Metrics | None = None) -> EnhanceService:
-        """Load and warm up the engines the settings name (blocking; EngineError if not)."""
-        names = {"multi": settings.model}
-        if settings.few_frames != "repeat":
-            names["single"] = settings.single_model
-        engines = {key: load_engine(name, settings.backend, models_dir=settings.models_dir,
-                                    threads=settings.threads,
-                                    cpu_precision=settings.cpu_precision,
-                                    warmup_shapes=settings.warmup_sizes)
-                   for key, name in names.items()}
+        """Load and warm up the engines the settings name (blocking; EngineError if not, or
+        if a model does not fit its role)."""
+        engines = load_engines(settings)
         if engines["multi"].frames < 2:
             raise EngineError(f"model {settings.model} takes {engines['multi'].frames} frame; "
                               "serve a multi-image model")

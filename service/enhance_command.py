@@ -1,8 +1,9 @@
 """``nightowl enhance``: enhance an image sequence or a video offline, with the server's pipeline.
 
 Frames go through the same per-camera buffer (resets on a scene change or a new size), the same
-alignment and the same engine as a camera streaming to ``nightowl serve``; the output keeps the
-input's frame names (image sequences) or frame rate (videos).
+alignment and the same engines, loaded from the same settings (``NIGHTOWL_*``; ``--model`` and
+``--backend`` on top), as a camera streaming to ``nightowl serve``; the output keeps the input's
+frame names (image sequences) or frame rate (videos).
 """
 
 from __future__ import annotations
@@ -31,37 +32,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "exposure-normalised inputs; telling it is better)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of a video written "
                         "from an image sequence (default 25; videos keep their own)")
-    parser.add_argument("--model", default="mim_l1_cr.onnx", help="enhancer in models/")
-    parser.add_argument("--backend", default="auto", help="engine backend (default auto)")
+    parser.add_argument("--model", help="enhancer in models/ (default mim_l1_cr.onnx; env "
+                        "NIGHTOWL_MODEL)")
+    parser.add_argument("--backend", help="auto, onnxruntime-cpu, onnxruntime-cuda, "
+                        "onnxruntime-tensorrt or tensorrt (default auto; env NIGHTOWL_BACKEND)")
+    parser.epilog = ("The engines load as `nightowl serve` loads them, from NIGHTOWL_<NAME> "
+                     "environment variables (models_dir, threads, cpu_precision, few_frames, "
+                     "...; service/settings.py lists them); options given here win.")
 
 
 def run(args: argparse.Namespace, fail) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from nightowl.service.engines import EngineError, load_engine
+    from nightowl.service.engines import EngineError
+    from nightowl.service.engines.served import load_engines
     from nightowl.service.errors import ServiceError
     from nightowl.service.frames.exposure import check_gain, told_gain
     from nightowl.service.frames.pipeline import Pipeline
     from nightowl.service.serving.buffers import CameraBuffers
-    from nightowl.service.settings import Settings
+    from nightowl.service.settings import from_options
 
     if not args.input.exists():
         fail(f"input {args.input} does not exist")
     for path in (args.out, args.side_by_side):
         if path is not None and path.suffix and path.suffix.lower() not in VIDEO_CODECS:
             fail(f"{path}: write a folder or a video ({', '.join(sorted(VIDEO_CODECS))})")
-    settings = Settings()
+    settings = from_options({"model": args.model, "backend": args.backend}, fail)
     try:
         told = told_gain(check_gain(args.gain, "--gain"), settings.gain)
     except ServiceError as error:
         fail(error.detail)
     try:
-        engines = {"multi": load_engine(args.model, args.backend,
-                                        cpu_precision=settings.cpu_precision)}
-        if settings.few_frames != "repeat":
-            engines["single"] = load_engine(settings.single_model, args.backend,
-                                            cpu_precision=settings.cpu_precision)
+        engines = load_engines(settings)
     except EngineError as error:
         fail(f"cannot load the model: {error}")
     engine = engines["multi"]

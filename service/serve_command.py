@@ -25,20 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, fail) -> int:
-    from pydantic import ValidationError
-
     from nightowl.service.engines import EngineError
     from nightowl.service.server import serve
-    from nightowl.service.settings import Settings
+    from nightowl.service.settings import from_options
 
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port,
-                                   "grpc_port": args.grpc_port, "model": args.model,
-                                   "backend": args.backend}.items() if v is not None}
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as error:
-        fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
-                       for e in error.errors()))
+    settings = from_options({"host": args.host, "port": args.port, "grpc_port": args.grpc_port,
+                             "model": args.model, "backend": args.backend}, fail)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(_main(settings, serve))

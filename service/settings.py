@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -78,6 +79,16 @@ class Settings(BaseSettings):
                              "(NIGHTOWL_API_KEYS='[\"key\"]') or allow_unauthenticated "
                              "(NIGHTOWL_ALLOW_UNAUTHENTICATED=true)")
         return self
+
+
+def from_options(options: Mapping[str, object], fail: Callable[[str], NoReturn]) -> Settings:
+    """The settings of a command: the environment, with the options given (not None) on top;
+    when they do not validate, ``fail`` gets one line naming each bad field and why."""
+    try:
+        return Settings(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as error:
+        fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+                       for e in error.errors()))
 
 
 def _loopback(host: str) -> bool:

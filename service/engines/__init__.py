@@ -4,7 +4,8 @@ provider) or native TensorRT, behind one small interface. No torch, no web frame
     engine = load_engine("mim_l1_cr.onnx", "auto", threads=2, warmup_shapes=[(720, 1280)])
     enhanced = engine.run(batch)  # (B, 12, H, W) float32 in [0, 1] -> (B, 3, H, W)
 
-The loader takes plain arguments; the server's settings pass these through:
+The loader takes plain arguments; ``served.load_engines(settings)`` passes the settings through
+for the server and ``nightowl enhance`` alike:
 model (file name, default mim_l1_cr.onnx), backend ("auto" or one of BACKENDS), models_dir,
 threads (ONNX Runtime CPU threads), warmup_shapes ((height, width) of the cameras' frames; the
 server is ready once load_engine returns), cache_dir (compiled TensorRT engines; the same folder

@@ -12,7 +12,7 @@ from starlette.formparsers import MultiPartException
 from nightowl.service.errors import BadRequest, FrameSkipped, UnsupportedMediaType
 from nightowl.service.frames.exposure import MAX_GAIN, check_gain
 from nightowl.service.rest.deps import Authorised, Service
-from nightowl.service.serving.enhance_service import Result
+from nightowl.service.serving.enhance_service import FrameRequest, Result
 from nightowl.service.serving.images import MEDIA_TYPES, encode
 
 router = APIRouter()
@@ -49,14 +49,10 @@ async def enhance(request: Request, service: Service,
     camera = fields.get("camera_id") or camera_id or x_camera_id
     sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
     gain = check_gain(fields.get("gain") or request.query_params.get("gain"))
-    service.admit()  # before decoding: a refused request costs no pixel work
-    try:
+    with service.admit():  # before decoding: a refused request costs no pixel work
         frames = await service.decode(files)
         decoded = time.perf_counter()
-        result = await (service.enhance(frames, gain) if camera is None else
-                        service.push(camera, frames, sequence, gain=gain))
-    finally:
-        service.release()
+        result = await service.submit(FrameRequest(frames, camera, sequence, gain=gain))
     if result.status == "skipped":
         raise FrameSkipped(result.reason)
     kind = format or ("jpeg" if "image/jpeg" in (accept or "") and "image/png" not in accept

@@ -1,17 +1,18 @@
 """The gRPC servicer: translates messages to EnhanceService calls and back, nothing more.
 
 Requests are parsed here (not by grpc), so that a garbage message is INVALID_ARGUMENT rather
-than INTERNAL. On a stream every frame gets exactly one StreamResult, in the order sent: frames
-that cannot be taken (stream or server queue full, rate limit, camera limit, shutting down)
-come back SKIPPED, unusable ones ERROR, each with the reason.
+than INTERNAL. On a stream every frame gets exactly one StreamResult, in the order sent (the
+flow control is ``nightowl.service.serving.streams``): frames that cannot be taken (stream or
+server queue full, rate limit, camera limit, shutting down) come back SKIPPED, unusable ones
+ERROR, each with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
@@ -21,9 +22,15 @@ from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceE
 from nightowl.service.frames.exposure import check_gain
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.serving.auth import check_bearer
-from nightowl.service.serving.enhance_service import EnhanceService, Result
+from nightowl.service.serving.enhance_service import (
+    EnhanceService,
+    FrameRequest,
+    Result,
+    Submission,
+)
 from nightowl.service.serving.images import decode, encode, from_raw
 from nightowl.service.serving.metrics import Metrics
+from nightowl.service.serving.streams import FrameStream
 from nightowl.service.settings import Settings
 
 SERVICE = "nightowl.v1.Enhancer"
@@ -33,16 +40,6 @@ _GAIN_SOURCES = {"request": pb.GAIN_SOURCE_REQUEST, "setting": pb.GAIN_SOURCE_SE
                  "estimated": pb.GAIN_SOURCE_ESTIMATED, "unused": pb.GAIN_SOURCE_UNUSED}
 _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
            "skipped": pb.StreamResult.STATUS_SKIPPED}
-
-
-@dataclass
-class _StreamState:
-    """One stream's bookkeeping."""
-
-    owner: object = field(default_factory=object)  # owns the stream's cameras in the buffers
-    default_camera: str = ""  # metadata x-camera-id, for frames without a camera id
-    frames: int = 0  # messages received
-    busy: int = 0  # frames admitted and not yet answered
 
 
 class EnhancerServicer:
@@ -69,21 +66,15 @@ class EnhancerServicer:
             request = _parse(pb.EnhanceRequest, data)
             gain = check_gain(request.gain if request.HasField("gain") else None,
                               "EnhanceRequest.gain")
+            sequence = request.sequence if request.HasField("sequence") else None
             started = time.perf_counter()
-            service.admit()  # before decoding: a refused request costs no pixel work
-            try:
+            with service.admit():  # before decoding: a refused request costs no pixel work
                 frames = await service.run_cpu(self._frames, list(request.frames))
                 decoded = time.perf_counter()
-                if request.camera_id:
-                    sequence = request.sequence if request.HasField("sequence") else None
-                    result = await service.push(request.camera_id, frames, sequence,
-                                                gain=gain)
-                else:
-                    result = await service.enhance(frames, gain)
-            finally:
-                service.release()
+                result = await service.submit(FrameRequest(frames, request.camera_id or None,
+                                                           sequence, gain=gain))
             if result.status == "skipped":
-                raise _skipped(result)
+                raise FrameSkipped(result.reason)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
         except ServiceError as error:
             self.metrics.errors.labels("grpc", error.kind.slug).inc()
@@ -99,88 +90,66 @@ class EnhancerServicer:
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamResult]:
         try:
             self._authenticate(context)
-            self._loaded()
+            service = self._loaded()
         except ServiceError as error:
             await _abort(context, error)
-        state = _StreamState(
-            default_camera=dict(context.invocation_metadata() or ()).get("x-camera-id", ""))
-        results: asyncio.Queue = asyncio.Queue(self.settings.stream_queue_limit * 4)
-        self.service.metrics.streams.inc()
-        reader = asyncio.get_running_loop().create_task(self._read(requests, results, state))
+        camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
+        owner = object()  # holds the stream's cameras in the buffers
+        flow: FrameStream[bytes, pb.StreamResult] = FrameStream(self.settings.stream_queue_limit)
+        service.metrics.streams.inc()
         try:
-            while True:
-                item = await results.get()
-                if item is None:
-                    break
-                yield await item
-            await reader  # re-raises a failure of the reader
-            if state.frames == 0:
+            answers = flow.answers(requests, lambda data: self._take(data, flow, camera, owner))
+            async with contextlib.aclosing(answers):
+                async for message in answers:
+                    yield message
+            if flow.received == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))
         finally:
-            reader.cancel()
-            self.service.release_owner(state.owner)
-            self.service.metrics.streams.dec()
+            service.release_owner(owner)
+            service.metrics.streams.dec()
 
-    async def _read(self, requests: AsyncIterator[bytes], results: asyncio.Queue,
-                    state: _StreamState) -> None:
-        """Take each frame in order; queue an awaitable of its StreamResult."""
-        try:
-            async for data in requests:
-                state.frames += 1
-                await results.put(await self._take(data, state))
-        finally:
-            await results.put(None)
-
-    async def _take(self, data: bytes, state: _StreamState) -> asyncio.Future:
-        """Stage one frame into its camera's buffer now; the result is computed in a task."""
+    async def _take(self, data: bytes, flow: FrameStream[bytes, pb.StreamResult],
+                    default_camera: str, owner: object) -> asyncio.Future[pb.StreamResult]:
+        """Stage one frame into its camera's buffer now; its answer is finished in a task that
+        holds the frame's admission."""
         service = self.service
         started = time.perf_counter()
-        frame = pb.StreamFrame()
         echo = {}
         try:
             frame = _parse(pb.StreamFrame, data)
-            echo = dict(camera_id=frame.camera_id or state.default_camera, sequence=frame.sequence,
+            echo = dict(camera_id=frame.camera_id or default_camera, sequence=frame.sequence,
                         capture_time_us=frame.capture_time_us)
             gain = check_gain(frame.gain if frame.HasField("gain") else None,
                               "StreamFrame.gain")
-            if state.busy >= service.settings.stream_queue_limit:
-                return _done(_message(Result("skipped", reason=(
-                    f"this stream already has {state.busy} frames in flight (its limit); "
-                    "frame dropped under overload")), echo, service))
-            service.admit()
+            if (refusal := flow.refusal) is not None:
+                return flow.answer(_message(Result("skipped", reason=refusal), echo, service))
+            with service.admit() as admission:
+                if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
+                    frames = self._frames([frame.image])
+                else:  # decoding takes milliseconds: off the event loop
+                    frames = await service.run_cpu(self._frames, [frame.image])
+                sequence = frame.sequence if frame.HasField("sequence") else None
+                submission = service.submit(FrameRequest(frames, echo["camera_id"], sequence,
+                                                         owner, gain))
+                echo["sequence"] = submission.staged.sequence
+                decode_s = time.perf_counter() - started
+                finishing = flow.start(self._finish(submission, echo, frame.format, decode_s,
+                                                    started))
+                admission.hold_until(finishing)
+                return finishing
         except ServiceError as error:
-            return _done(_failure(error, echo, service))
-        state.busy += 1
-        try:
-            if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
-                image = self._frames([frame.image])
-            else:  # decoding takes milliseconds: off the event loop
-                image = await service.run_cpu(self._frames, [frame.image])
-            sequence = frame.sequence if frame.HasField("sequence") else None
-            staged = service.stage(echo["camera_id"], image, sequence, state.owner)
-            echo["sequence"] = staged.sequence if isinstance(staged, Result) else staged[1]
-        except ServiceError as error:
-            state.busy -= 1
-            service.release()
-            return _done(_failure(error, echo, service))
-        decode_s = time.perf_counter() - started
-        return asyncio.ensure_future(self._finish(staged, echo, frame.format, decode_s, started,
-                                                  state, gain))
+            return flow.answer(_failure(error, echo, service))
 
-    async def _finish(self, staged, echo: dict, output: int, decode_s: float, started: float,
-                      state: _StreamState, gain: float | None) -> pb.StreamResult:
+    async def _finish(self, submission: Submission, echo: dict, output: int, decode_s: float,
+                      started: float) -> pb.StreamResult:
         service = self.service
         try:
-            result = (staged if isinstance(staged, Result) else
-                      await service.process(staged, gain))
+            result = await submission
             image, encode_s = (None, 0.0) if result.image is None else await service.run_cpu(
                 _image, result.image, output)
         except ServiceError as error:
             return _failure(error, echo, service)
-        finally:
-            state.busy -= 1
-            service.release()
         message = _message(result, echo, service, image)
         message.timings.CopyFrom(_timings(result, decode_s, encode_s, started))
         service.metrics.latency.labels("grpc").observe(message.timings.total_s)
@@ -267,16 +236,6 @@ def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.Str
     service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()
     return pb.StreamResult(**echo, status=status, reason=f"{error.kind.grpc_code}: {error.detail}",
                            replica=service.settings.replica_id)
-
-
-def _skipped(result: Result) -> ServiceError:
-    return FrameSkipped(result.reason)
-
-
-def _done(message: pb.StreamResult) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(message)
-    return future
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:

@@ -1,8 +1,14 @@
 """The enhancement service behind both protocols: admission, buffers, pipeline, batching.
 
-It knows nothing of HTTP or gRPC: the REST routes and the gRPC servicer decode, call
-:meth:`EnhanceService.enhance` (a self-contained request of 1-4 frames) or
-:meth:`EnhanceService.push` (one frame into a camera's buffer) and encode what comes back.
+It knows nothing of HTTP or gRPC. A frame's life has one way through, whoever calls:
+
+    with service.admit():  # a place in flight, before any pixel work (NotReady / Overloaded)
+        frames = await service.decode(files)
+        result = await service.submit(FrameRequest(frames, camera_id, sequence, gain=gain))
+
+``submit`` stages the frames at once (a camera's buffer takes them in call order) and the
+Submission it returns runs the pipeline when awaited, so a stream can stage each frame as it
+arrives and finish it in a task that holds the admission (``admission.hold_until(task)``).
 Everything here runs on the server's event loop; CPU work goes to the ``cpu`` executor and
 inference to each batcher's own thread.
 """
@@ -12,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from nightowl.service.engines import Engine, EngineError, load_engine
+from nightowl.service.engines import Engine, EngineError
+from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
@@ -27,13 +34,37 @@ from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher
 from nightowl.service.serving.buffers import CameraBuffers
 from nightowl.service.serving.images import decode
-from nightowl.service.serving.limits import InFlight, RateLimiter
+from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
 log = logging.getLogger("nightowl.service")
 Status = Literal["ok", "warming_up", "skipped", "error"]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """One request's frames and what the caller says about them (the one way in: submit)."""
+
+    frames: list[np.ndarray]  # 1..max_frames (H, W, 3) uint8/uint16 RGB, one size, oldest first
+    camera_id: str | None = None  # append to this camera's buffer and enhance from it; None:
+    #   self-contained, the last frame enhanced from these frames alone
+    sequence: int | None = None  # the first frame's sequence number (camera only; None: next)
+    owner: object | None = None  # the stream holding the camera; None: not a stream
+    gain: float | None = None  # the darkening factor S the caller told (check_gain); None: not
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A request's frames taken in: the window to enhance, or why there is none."""
+
+    window: np.ndarray | None  # (n, H, W, 3) oldest first, n <= T; None: skipped
+    sequence: int  # the newest frame's sequence number (0 without a camera)
+    status: Status  # ok; warming_up: fewer than T camera frames so far; skipped: the newest
+    #   frame was a duplicate or late, nothing to enhance
+    reason: str = ""  # why skipped, or why the camera's buffer restarted
+    told: Gain | None = None  # the gain told by the request, else by the setting
 
 
 @dataclass(frozen=True)
@@ -48,6 +79,18 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine
     #   (this frame's share of the batch), engine_call (the whole batch), finish, total
     gain: Gain | None = None  # the gain behind the image, and its source; None: no image
+
+
+class Submission:
+    """A request whose frames are staged (``staged``, in call order); awaiting it runs the
+    pipeline and the engine on them and gives the Result."""
+
+    def __init__(self, staged: Staged, enhance: Callable[[Staged], Awaitable[Result]]) -> None:
+        self.staged = staged
+        self._enhance = enhance
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return self._enhance(self.staged).__await__()
 
 
 class EnhanceService:
@@ -82,15 +125,9 @@ class EnhanceService:
 
     @classmethod
     def load(cls, settings: Settings, metrics: Metrics | None = None) -> EnhanceService:
-        """Load and warm up the engines the settings name (blocking; EngineError if not)."""
-        names = {"multi": settings.model}
-        if settings.few_frames != "repeat":
-            names["single"] = settings.single_model
-        engines = {key: load_engine(name, settings.backend, models_dir=settings.models_dir,
-                                    threads=settings.threads,
-                                    cpu_precision=settings.cpu_precision,
-                                    warmup_shapes=settings.warmup_sizes)
-                   for key, name in names.items()}
+        """Load and warm up the engines the settings name (blocking; EngineError if not, or
+        if a model does not fit its role)."""
+        engines = load_engines(settings)
         if engines["multi"].frames < 2:
             raise EngineError(f"model {settings.model} takes {engines['multi'].frames} frame; "
                               "serve a multi-image model")
@@ -147,7 +184,53 @@ class EnhanceService:
         return await self.run_cpu(
             lambda: [decode(data, limit, f"frames[{i}]") for i, data in enumerate(files)])
 
-    def check_frames(self, frames: list[np.ndarray]) -> None:
+    def admit(self) -> Admission:
+        """A place among the frames in flight, for ``with``: held until the block ends (or the
+        task it is handed to, :meth:`Admission.hold_until`). NotReady / Overloaded when refused.
+        """
+        if not self.ready:
+            raise NotReady("the server is " + ("shutting down" if self.draining else
+                                               "starting") + "; retry on another replica",
+                           retry_after=self.settings.retry_after_s)
+        self.in_flight.acquire()
+        self.metrics.in_flight.set(self.in_flight.count)
+        return Admission(self._release)
+
+    def submit(self, request: FrameRequest) -> Submission:
+        """Take ``request`` in now: its frames are checked and, with a camera id, appended to
+        the camera's buffer in call order; await the Submission for the Result. The caller holds
+        an admission (:meth:`admit`) until the Result is in. Raises BadRequest / BadImage, and
+        for a camera also CameraBusy, TooManyCameras, RateLimited."""
+        return Submission(self._stage(request), self._enhance)
+
+    def _release(self) -> None:
+        self.in_flight.release()
+        self.metrics.in_flight.set(self.in_flight.count)
+
+    def _stage(self, request: FrameRequest) -> Staged:
+        told = told_gain(request.gain, self.settings.gain)
+        camera_id = request.camera_id
+        if camera_id is None:
+            self._check_frames(request.frames)
+            return Staged(np.stack(request.frames), 0, "ok", told=told)
+        if not camera_id or len(camera_id) > 128 or not camera_id.isprintable():
+            raise BadRequest(f"camera_id must be 1 to 128 printable characters, got "
+                             f"{camera_id[:140]!r}")
+        self._check_frames(request.frames)
+        self.rates.check(camera_id)
+        for i, frame in enumerate(request.frames):
+            sequence = None if request.sequence is None else request.sequence + i
+            pushed = self.buffers.push(camera_id, frame, sequence, request.owner)
+        self.metrics.cameras.set(len(self.buffers))
+        if pushed.window is None:
+            return Staged(None, pushed.sequence, "skipped", told=told,
+                          reason=f"{pushed.status}: camera {camera_id!r} already has sequence "
+                                 f"{self.buffers.newest(camera_id)}; frames must arrive in "
+                                 "order, once")
+        status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
+        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told)
+
+    def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size and depth, each side at least the minimum."""
         count, most = len(frames), self.settings.max_frames
         if not 1 <= count <= most:
@@ -161,71 +244,12 @@ class EnhanceService:
             raise BadImage(f"frames are {_size(first)}; each side must be at least "
                            f"{self.pipeline.min_side} px")
 
-    def admit(self) -> None:
-        """Take a place among the frames in flight (NotReady / Overloaded when refused)."""
-        if not self.ready:
-            raise NotReady("the server is " + ("shutting down" if self.draining else
-                                               "starting") + "; retry on another replica",
-                           retry_after=self.settings.retry_after_s)
-        self.in_flight.acquire()
-        self.metrics.in_flight.set(self.in_flight.count)
-
-    def release(self) -> None:
-        self.in_flight.release()
-        self.metrics.in_flight.set(self.in_flight.count)
-
-    async def enhance(self, frames: list[np.ndarray], gain: float | None = None) -> Result:
-        """A self-contained request: the enhanced last of ``frames`` (oldest first); ``gain``:
-        the caller's darkening factor, if told. The caller must have admitted the request
-        (:meth:`admit`) and releases it afterwards."""
-        self.check_frames(frames)
-        return await self._process(np.stack(frames), 0, "ok", "",
-                                   told_gain(gain, self.settings.gain))
-
-    async def push(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
-                   owner: object | None = None, gain: float | None = None) -> Result:
-        """Frames (oldest first) into ``camera_id``'s buffer; the enhanced newest frame from its
-        window (:meth:`stage`, then the pipeline). The caller must have admitted the request
-        (:meth:`admit`) and releases it afterwards."""
-        staged = self.stage(camera_id, frames, sequence, owner)
-        if isinstance(staged, Result):
-            return staged
-        return await self._process(*staged, told_gain(gain, self.settings.gain))
-
-    def stage(self, camera_id: str, frames: list[np.ndarray], sequence: int | None = None,
-              owner: object | None = None) -> Result | tuple[np.ndarray, int, Status, str]:
-        """Append frames (oldest first) to ``camera_id``'s buffer, now and in call order.
-
-        ``sequence`` numbers the first frame (None: the next after the newest). Returns a
-        ``skipped`` Result for a duplicate or late newest frame, else the window to enhance (for
-        :meth:`process`). Raises CameraBusy, TooManyCameras, RateLimited, BadRequest/BadImage.
-        """
-        if not camera_id or len(camera_id) > 128 or not camera_id.isprintable():
-            raise BadRequest(f"camera_id must be 1 to 128 printable characters, got "
-                             f"{camera_id[:140]!r}")
-        self.check_frames(frames)
-        self.rates.check(camera_id)
-        for i, frame in enumerate(frames):
-            pushed = self.buffers.push(camera_id, frame,
-                                       None if sequence is None else sequence + i, owner)
-        self.metrics.cameras.set(len(self.buffers))
-        if pushed.window is None:
-            return Result("skipped", pushed.sequence,
-                          reason=f"{pushed.status}: camera {camera_id!r} already has sequence "
-                                 f"{self.buffers.newest(camera_id)}; frames must arrive in "
-                                 "order, once")
-        status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
-        return pushed.window, pushed.sequence, status, pushed.reset
-
-    async def process(self, staged: tuple[np.ndarray, int, Status, str],
-                      gain: float | None = None) -> Result:
-        """Enhance what :meth:`stage` returned; ``gain`` as in :meth:`enhance`."""
-        return await self._process(*staged, told_gain(gain, self.settings.gain))
-
-    async def _process(self, window: np.ndarray, sequence: int, status: Status,
-                       reason: str, told: Gain | None) -> Result:
+    async def _enhance(self, staged: Staged) -> Result:
+        if staged.window is None:
+            return Result("skipped", staged.sequence, reason=staged.reason)
+        window = staged.window
         start = time.perf_counter()
-        prepared = await self.run_cpu(self.pipeline.prepare, window, told)
+        prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told)
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
@@ -240,8 +264,8 @@ class EnhanceService:
                    "engine_call": batch.call_s, "finish": end - done, "total": end - start}
         for stage in ("align", "queue", "engine", "finish"):
             self.metrics.stage.labels(stage).observe(timings[stage])
-        return Result(status, sequence, image, prepared.frames_used, reason, timings,
-                      prepared.gain)
+        return Result(staged.status, staged.sequence, image, prepared.frames_used,
+                      staged.reason, timings, prepared.gain)
 
     def release_owner(self, owner: object) -> None:
         """A stream ended: free every camera it held."""

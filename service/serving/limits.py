@@ -1,7 +1,9 @@
-"""Admission limits: frames in flight (global and per stream) and per-camera request rate."""
+"""Admission limits: frames in flight, the place one frame holds among them, and per-camera
+request rate."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,34 @@ class InFlight:
 
     def release(self) -> None:
         self.count -= 1
+
+
+class Admission:
+    """One frame's place among those in flight, given back exactly once: when its ``with`` block
+    ends, or, when handed to a task with :meth:`hold_until`, when that task ends, however it
+    ends (result, error, cancellation)."""
+
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back: Callable[[], None] | None = give_back
+        self._handed = False
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._handed:
+            self._release()
+
+    def hold_until(self, task: asyncio.Future) -> None:
+        """Keep the place until ``task`` is done rather than until the ``with`` block ends:
+        for a frame staged now and finished by a task."""
+        self._handed = True
+        task.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back()
 
 
 @dataclass

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import cv2
 import httpx
 import numpy as np
 import pytest
 
 from nightowl.service.cli import main
+from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR, MANIFEST
 from tests.serving import png, running, sequence, unpng
 
 
@@ -54,3 +57,37 @@ def test_bad_input_fails_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["enhance", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
     assert caught.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_models_dir_comes_from_the_settings(frames, tmp_path, monkeypatch, capsys):
+    """NIGHTOWL_MODELS_DIR reaches the loader, as for ``nightowl serve``: a copy of models/ that
+    lists the shipped models but lacks the served file fails, naming the copy's file (the
+    shipped folder would have enhanced the frames)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(DEFAULT_MODELS_DIR / MANIFEST, models / MANIFEST)
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "frame000.png").write_bytes(png(frames[0]))
+    monkeypatch.setenv("NIGHTOWL_MODELS_DIR", str(models))
+    with pytest.raises(SystemExit) as caught:
+        main(["enhance", str(source), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and "cannot load the model" in err
+    assert f"model file {models / 'mim_l1_cr.onnx'} is missing" in err
+    with pytest.raises(SystemExit):  # --model overrides the setting, in the same folder
+        main(["enhance", str(source), "--out", str(tmp_path / "out"), "--model", "mim_l1.onnx"])
+    assert f"model file {models / 'mim_l1.onnx'} is missing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_bad_settings_fail_in_one_line(frames, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "frame000.png").write_bytes(png(frames[0]))
+    monkeypatch.setenv("NIGHTOWL_THREADS", "0")
+    with pytest.raises(SystemExit) as caught:
+        main(["enhance", str(source), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("\n") == 1
+    assert "threads: Input should be greater than or equal to 1" in err

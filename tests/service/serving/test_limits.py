@@ -1,4 +1,5 @@
-"""Admission limits and the dynamic batcher, on their own (the batcher with a real engine)."""
+"""Admission limits, an admission's life, and the dynamic batcher, on their own (the batcher
+with a real engine)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from nightowl.service.errors import Overloaded, RateLimited
 from nightowl.service.serving.batcher import Batcher
-from nightowl.service.serving.limits import InFlight, RateLimiter
+from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 
 
 class Clock:
@@ -29,6 +30,51 @@ def test_in_flight_refuses_beyond_its_limit():
     assert caught.value.retry_after == 4
     limit.release()
     limit.acquire()
+
+
+def test_admission_is_given_back_once_when_its_block_ends():
+    limit = InFlight(1)
+    limit.acquire()
+    with Admission(limit.release) as admission:
+        assert limit.count == 1
+    assert limit.count == 0
+    admission.__exit__(None, None, None)  # a second end gives nothing back twice
+    assert limit.count == 0
+    limit.acquire()
+    with pytest.raises(ValueError, match="bad frame"), Admission(limit.release):
+        raise ValueError("bad frame")
+    assert limit.count == 0
+
+
+@pytest.mark.parametrize("ending", ["result", "error", "cancelled before it ran",
+                                    "cancelled while running"])
+def test_admission_handed_to_a_task_is_held_until_the_task_ends(ending):
+    async def run():
+        limit = InFlight(1)
+        gate = asyncio.Event()
+
+        async def finish() -> str:
+            await gate.wait()
+            if ending == "error":
+                raise RuntimeError("engine failed")
+            return "enhanced"
+
+        limit.acquire()
+        with Admission(limit.release) as admission:
+            task = asyncio.get_running_loop().create_task(finish())
+            admission.hold_until(task)
+        held = limit.count  # the block has ended, the task has not
+        if ending == "cancelled before it ran":
+            task.cancel()
+        await asyncio.sleep(0)
+        if ending == "cancelled while running":
+            task.cancel()
+        gate.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.sleep(0)  # the task's done callbacks
+        return held, limit.count
+
+    assert asyncio.run(run()) == (1, 0)
 
 
 def test_rate_limiter_is_a_token_bucket_and_prunes_quiet_keys():

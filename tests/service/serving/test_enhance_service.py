@@ -1,0 +1,97 @@
+"""The service's one way in, without a server: admit, then submit a FrameRequest (staged at once,
+enhanced when awaited), on the real CPU engines."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from nightowl.service.errors import BadImage, BadRequest, NotReady, Overloaded
+from nightowl.service.serving.enhance_service import EnhanceService, FrameRequest
+from tests.serving import sequence, service_settings
+
+
+def with_service(engines, work, start: bool = True, **overrides):
+    """Run ``work(service)`` on a fresh service (started unless ``start`` is False)."""
+    async def main():
+        service = EnhanceService(service_settings(**overrides), engines)
+        if start:
+            await service.start()
+        try:
+            return await work(service)
+        finally:
+            await service.close()
+
+    return asyncio.run(main())
+
+
+def test_frames_without_a_camera_are_enhanced_from_themselves(engines):
+    frames = list(sequence(3, 0))
+
+    async def work(service):
+        with service.admit():
+            submission = service.submit(FrameRequest(frames))
+            assert service.in_flight.count == 1
+            result = await submission
+        return submission.staged, result, service.in_flight.count
+
+    staged, result, in_flight = with_service(engines, work)
+    assert staged.window.shape == (4, 48, 64, 3) and staged.status == "ok"
+    assert result.status == "ok" and result.sequence == 0 and result.frames_used == 4
+    assert result.image.shape == frames[-1].shape and result.image.dtype == np.uint8
+    assert result.timings["engine"] > 0 and result.gain is not None
+    assert in_flight == 0
+
+
+def test_camera_frames_are_staged_in_call_order_and_enhanced_later(engines):
+    frames = sequence(3, 1)
+
+    async def work(service):
+        submissions = [service.submit(FrameRequest([f], "cam", t)) for t, f in enumerate(frames)]
+        duplicate = service.submit(FrameRequest([frames[3]], "cam", 3))
+        results = await asyncio.gather(*submissions)  # enhanced after all were staged
+        return [s.staged for s in submissions], duplicate.staged, results, await duplicate
+
+    staged, duplicate, results, skipped = with_service(engines, work)
+    assert [s.status for s in staged] == ["warming_up"] * 3 + ["ok"]
+    assert [s.window.shape[0] for s in staged] == [1, 2, 3, 4]
+    assert [s.sequence for s in staged] == [0, 1, 2, 3]
+    assert [r.frames_used for r in results] == [1, 2, 3, 4]
+    assert duplicate.status == "skipped" and duplicate.window is None
+    assert duplicate.reason.startswith("duplicate: camera 'cam' already has sequence 3")
+    assert skipped.status == "skipped" and skipped.image is None and skipped.gain is None
+    assert skipped.reason == duplicate.reason and skipped.sequence == 3
+
+
+def test_admission_is_refused_before_start_and_beyond_the_queue_limit(engines):
+    async def not_started(service):
+        with pytest.raises(NotReady, match="starting"):
+            service.admit()
+        return service.in_flight.count
+
+    assert with_service(engines, not_started, start=False) == 0
+
+    async def full(service):
+        with service.admit(), pytest.raises(Overloaded, match="1 frames in flight"):
+            service.admit()
+        with service.admit():
+            return service.in_flight.count
+
+    assert with_service(engines, full, queue_limit=1) == 1
+
+
+def test_bad_requests_are_refused_when_submitted(engines):
+    frames = sequence(3, 2)
+
+    async def work(service):
+        with pytest.raises(BadRequest, match="camera_id must be 1 to 128"):
+            service.submit(FrameRequest([frames[0]], ""))
+        with pytest.raises(BadImage, match="same size"):
+            service.submit(FrameRequest([frames[0], frames[1][:40]]))
+        with pytest.raises(BadRequest, match="send 1 to 4 frames"):
+            service.submit(FrameRequest([*frames, frames[0]], "cam"))
+        return len(service.buffers)
+
+    assert with_service(engines, work) == 0

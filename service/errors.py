@@ -1,6 +1,8 @@
 """The service's errors: one hierarchy, mapped once to RFC 9457 problems and gRPC codes.
 
 Each message says what was wrong and what is allowed; it is shown to the client as it is.
+The model repository's and the engines' errors (EngineError and its kinds) live here too,
+below both, so that neither package imports the other to raise them.
 """
 
 from __future__ import annotations
@@ -88,3 +90,19 @@ def problem(error: ServiceError, instance: str | None = None) -> dict:
 
 class FrameSkipped(ServiceError):
     kind = Kind(409, "ABORTED", "Frame skipped", "frame-skipped")
+
+
+class EngineError(Exception):
+    """Anything that stops an engine from loading or running."""
+
+
+class ModelFileError(EngineError):
+    """A model file that is missing, not in the manifest, altered or unreadable; names the file."""
+
+
+class BackendUnavailable(EngineError):
+    """A backend this host cannot run (no GPU, no CUDA or TensorRT libraries); says why."""
+
+
+class BatchError(EngineError, ValueError):
+    """A batch of the wrong shape or type for the model; says what is allowed."""

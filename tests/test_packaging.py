@@ -1,5 +1,5 @@
 """The distribution: every package is shipped, the CLI works without torch, the service
-never imports torch."""
+never imports torch, the model repository's modules import on their own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+MODELREPO = sorted(p.stem for p in (ROOT / "service" / "modelrepo").glob("[!_]*.py"))
 
 
 def test_every_package_folder_is_listed_in_pyproject():
@@ -44,3 +47,12 @@ def test_service_never_imports_torch():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n == "torch" or n.startswith("torch.") for n in names), path
+
+
+@pytest.mark.parametrize("module", MODELREPO)
+def test_model_repository_modules_import_first_in_a_fresh_process(module):
+    """``nightowl export --check`` and training import these before any engine: no cycle."""
+    code = f"import nightowl.service.modelrepo.{module}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nightowl.service.engines.errors import BatchError
+from nightowl.service.errors import BatchError
 from nightowl.service.modelrepo.files import ModelFile
 
 

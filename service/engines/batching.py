@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nightowl.service.engines.base import Engine
-from nightowl.service.engines.errors import BatchError
+from nightowl.service.errors import BatchError
 
 
 def run_grouped(engine: Engine, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from nightowl.service.engines import ort, tensorrt
 from nightowl.service.engines.base import Engine, warm_up
-from nightowl.service.engines.errors import BackendUnavailable, EngineError
 from nightowl.service.engines.profiles import ShapeProfile, gpu_name
+from nightowl.service.errors import BackendUnavailable, EngineError
 from nightowl.service.modelrepo.files import ModelFile, listed_copy, resolve
 
 log = logging.getLogger("nightowl.engines")

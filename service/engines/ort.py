@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from nightowl.service.engines.base import check_batch
-from nightowl.service.engines.errors import BackendUnavailable, BatchError, ModelFileError
 from nightowl.service.engines.profiles import (
     DEFAULT_CACHE_DIR,
     ShapeProfile,
@@ -21,6 +20,7 @@ from nightowl.service.engines.profiles import (
     gpu_name,
     tensorrt_version,
 )
+from nightowl.service.errors import BackendUnavailable, BatchError, ModelFileError
 from nightowl.service.modelrepo.files import ModelFile
 
 log = logging.getLogger("nightowl.engines")

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from nightowl.service.engines.base import check_batch
-from nightowl.service.engines.errors import BackendUnavailable, BatchError, EngineError
 from nightowl.service.engines.profiles import (
     DEFAULT_CACHE_DIR,
     ShapeProfile,
@@ -25,6 +24,7 @@ from nightowl.service.engines.profiles import (
     gpu_name,
     tensorrt_version,
 )
+from nightowl.service.errors import BackendUnavailable, BatchError, EngineError
 from nightowl.service.modelrepo.files import ModelFile
 
 log = logging.getLogger("nightowl.engines")

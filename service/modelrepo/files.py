@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from nightowl.service.engines.errors import ModelFileError
+from nightowl.service.errors import ModelFileError
 
 # service/modelrepo/files.py -> the repository (or editable install) root holds models/
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+
 from tests.deploy.router_harness import Router, wait_for_port, write_config
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+
 from tests.deploy.router_harness import TEMPLATE, render, write_config
 
 

@@ -25,10 +25,10 @@ import cv2
 import grpc
 import numpy as np
 import pytest
-from tests.deploy.router_harness import free_port
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc as pb_grpc
+from tests.deploy.router_harness import free_port
 
 SIZE = (48, 64)  # (H, W) of every frame
 CAMERAS = 12  # per protocol

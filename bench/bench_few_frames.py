@@ -18,7 +18,8 @@ import numpy as np
 from nightowl.service.engines import load_engine
 from nightowl.service.frames.exposure import Gain
 from nightowl.service.frames.pipeline import Pipeline
-from nightowl.training.nets.recogniser import CHARSET, read_boxes
+from nightowl.training.nets.recogniser import read_boxes
+from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.samples import SampleConfig, make_sample
 from nightowl.training.synth.scenes import SceneConfig
 

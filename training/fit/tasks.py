@@ -18,12 +18,12 @@ from nightowl.training.fit.examples import EnhancerExamples, RecogniserExamples
 from nightowl.training.fit.losses import mim_loss, sim_loss
 from nightowl.training.nets.enhancers import MultiImageModel, build_enhancer
 from nightowl.training.nets.recogniser import (
-    CHARSET,
     IGNORE,
     CharRecogniser,
     RecogniserConfig,
     read_boxes,
 )
+from nightowl.training.nets.recogniser_output import CHARSET
 
 Batch = dict[str, torch.Tensor]
 

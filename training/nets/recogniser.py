@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nightowl.training.nets.recogniser_output import CHARSET
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel
 
-STRIDE = 4  # px of input per output cell
 IGNORE = -100  # target value that the loss skips
 CORE = (0.3, 0.35)  # half-width, half-height of a box's central part, as fractions of the box
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.training.evaluation.reading import STRIDE, Row, plate_rows, read_row
+from nightowl.training.evaluation.reading import Row, plate_rows, read_row
 from nightowl.training.evaluation.testset import TEST_SEED, darken, make_scene
 from nightowl.training.fit.config import DataConfig
-from nightowl.training.nets.recogniser_output import CHARSET
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel, PlateLabel
 
 ROOT = Path(__file__).resolve().parents[3]

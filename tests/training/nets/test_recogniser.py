@@ -6,12 +6,11 @@ import numpy as np
 
 from nightowl.training.nets.recogniser import (
     IGNORE,
-    STRIDE,
     char_targets,
     grid_size,
     read_boxes,
 )
-from nightowl.training.nets.recogniser_output import CHARSET
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel
 
 

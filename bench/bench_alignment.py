@@ -34,8 +34,9 @@ import cv2
 import numpy as np
 
 from nightowl.service.frames.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
+from nightowl.service.frames.exposure import S_VALUES
 from nightowl.service.frames.pipeline import input_scale, network_input
-from nightowl.training.synth.degrade import S_VALUES, NoiseConfig
+from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import Sample, SampleConfig, make_sample
 from nightowl.training.synth.scenes import SceneConfig
 

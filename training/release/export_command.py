@@ -64,7 +64,9 @@ def run(args: argparse.Namespace, fail) -> int:
         return _serving(args, fail)
     try:
         from nightowl.service.modelrepo.manifest import update_manifest
-        from nightowl.training.release.export import export_fp16, export_int8, export_run
+        from nightowl.training.release.export import export_run
+        from nightowl.training.release.fp16 import export_fp16
+        from nightowl.training.release.int8 import export_int8
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)

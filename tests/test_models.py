@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from nightowl.service.modelrepo.manifest import check_models
+from nightowl.service.modelrepo.check import check_models
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 ENHANCERS = {"sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nightowl.service.modelrepo.manifest import sha256
+from nightowl.service.modelrepo.entries import abs_diff_parity, fp32_entry, tensor_spec
 from nightowl.training.fit.tasks import load_recogniser
 from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer, input_channels
 from nightowl.training.nets.recogniser import CharRecogniser, RecogniserConfig
@@ -163,17 +163,12 @@ def export_run(final: Path, name: str, models: Path, real: np.ndarray | None = N
     with torch.no_grad():
         expected = network(torch.from_numpy(random_input[:1] / 20)).numpy()
     np.savez_compressed(reference, inputs=random_input[:1] / 20, outputs=expected)
-    dims = ["batch", channels, "height", "width"]
     out_dims = ["batch", out_channels, "ceil(height/4)", "ceil(width/4)"] \
         if checkpoint["task"] == "recogniser" else ["batch", 3, "height", "width"]
-    return {
-        "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
-        "what": description, "task": checkpoint["task"],
-        "inputs": [{"name": input_name, "shape": dims, "dtype": "float32",
-                    "range": "[0, 1], RGB, frames oldest first"}],
-        "outputs": [{"name": output_name, "shape": out_dims, "dtype": "float32"}],
-        "reference": str(reference.relative_to(models)),
-        "parity": {"max_abs_diff": checks, "tolerance": PARITY_TOLERANCE},
-        "training": training_record(final, checkpoint),
-        "model_config": checkpoint["model_config"],
-    }
+    return fp32_entry(
+        path, what=description, task=checkpoint["task"],
+        inputs=[tensor_spec(input_name, ["batch", channels, "height", "width"],
+                            value_range="[0, 1], RGB, frames oldest first")],
+        outputs=[tensor_spec(output_name, out_dims)], reference=reference,
+        parity=abs_diff_parity(checks, PARITY_TOLERANCE),
+        training=training_record(final, checkpoint), model_config=checkpoint["model_config"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.service.modelrepo.manifest import sha256
+from nightowl.service.modelrepo.entries import abs_diff_parity, copy_entry, input_channels
 from nightowl.training.nets.enhancers import EnhancerConfig
 from nightowl.training.release.export import REFERENCE_SIZE, parity, real_inputs
 
@@ -47,7 +47,7 @@ def export_fp16(models: Path, entry: dict) -> dict:
         half = float16.convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
     onnx.save(half, str(path))
     onnx.checker.check_model(str(path), full_check=True)
-    channels = entry["inputs"][0]["shape"][1]
+    channels = input_channels(entry)
     random_input = np.random.default_rng(0).random((2, channels, *REFERENCE_SIZE),
                                                    dtype=np.float32)
     checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
@@ -60,8 +60,8 @@ def export_fp16(models: Path, entry: dict) -> dict:
         raise RuntimeError(f"{path}: fp16 differs from torch fp32 by more than "
                            f"{FP16_TOLERANCE:.0e} (in use) or {FP16_TOLERANCE_SATURATED:.0e} "
                            f"(uniform inputs): {checks}")
-    return {**entry, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
-            "what": f"fp16 copy of {entry['file']} for GPU engines (float32 inputs/outputs)",
-            "precision": "fp16", "fp32": entry["file"],
-            "parity": {"max_abs_diff": checks, "tolerance": FP16_TOLERANCE,
-                       "tolerance_uniform_inputs": FP16_TOLERANCE_SATURATED}}
+    return copy_entry(
+        entry, path, precision="fp16",
+        what=f"fp16 copy of {entry['file']} for GPU engines (float32 inputs/outputs)",
+        parity=abs_diff_parity(checks, FP16_TOLERANCE,
+                               uniform_inputs_tolerance=FP16_TOLERANCE_SATURATED))

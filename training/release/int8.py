@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.service.modelrepo.manifest import sha256
+from nightowl.service.modelrepo.entries import copy_entry, psnr_parity
 from nightowl.training.release.export import real_inputs
 from nightowl.training.release.quantize import Int8Options
 
@@ -86,15 +86,14 @@ def export_int8(models: Path, entry: dict, options: Int8Options = INT8_OPTIONS) 
     np.savez_compressed(reference, inputs=held_out[:1], outputs=expected[:1])
     first, last = INT8_CALIBRATION, INT8_CALIBRATION + INT8_HELD_OUT - 1
     seed = validation_seed(entry)
-    return {**entry, "file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
-            "what": f"int8 copy of {entry['file']} for the CPU engine (float32 inputs/outputs)",
-            "precision": "int8", "fp32": entry["file"],
-            "reference": str(reference.relative_to(models)),
-            "quantisation": {**options.record(), "onnxruntime": onnxruntime.__version__,
-                             "calibration_inputs": f"seed {seed} samples 0-"
-                                                   f"{INT8_CALIBRATION - 1}, 128 px crops"},
-            "parity": {"psnr_db_vs_fp32": {"held_out_min": float(psnr.min()),
-                                           "held_out_mean": float(psnr.mean())},
-                       "held_out": f"seed {seed} samples {first}-{last}, 128 px crops",
-                       "max_abs_diff": {"held_out": float(np.abs(ours - expected).max())},
-                       "min_psnr_db": INT8_MIN_PSNR_DB, "mean_psnr_db": INT8_MEAN_PSNR_DB}}
+    return copy_entry(
+        entry, path, precision="int8",
+        what=f"int8 copy of {entry['file']} for the CPU engine (float32 inputs/outputs)",
+        reference=reference,
+        quantisation={**options.record(), "onnxruntime": onnxruntime.__version__,
+                      "calibration_inputs": f"seed {seed} samples 0-{INT8_CALIBRATION - 1}, "
+                                            f"128 px crops"},
+        parity=psnr_parity(float(psnr.min()), float(psnr.mean()),
+                           held_out=f"seed {seed} samples {first}-{last}, 128 px crops",
+                           max_abs_diff=float(np.abs(ours - expected).max()),
+                           min_psnr_db=INT8_MIN_PSNR_DB, mean_psnr_db=INT8_MEAN_PSNR_DB))

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import torch
 
+from nightowl.service.modelrepo import entries
+from nightowl.service.modelrepo.manifest import MANIFEST, find_entry, read_manifest
+
 
 def training_record(final: Path, checkpoint: dict) -> dict:
     """How the file was trained: config, steps, batch, crop, wall time, hardware, figures."""
     config = checkpoint["config"]
     run = checkpoint.get("run", {})
-    record = {"config": config["name"], "steps": checkpoint["steps"],
-              "batch_size": config.get("batch_size"),
-              "crop": config.get("data", {}).get("crop", {}).get("size"),
-              "validation": checkpoint["validation"]}
     wall = run.get("wall_seconds")
     if wall is None:  # runs from before wall time was recorded: the log has it
         log = final.parent / "log.csv"
@@ -26,21 +25,23 @@ def training_record(final: Path, checkpoint: dict) -> dict:
             with log.open(newline="") as handle:
                 rows = list(csv.DictReader(handle))
             wall = float(rows[-1]["seconds"]) if rows else None
-    record["wall_seconds"] = wall
-    if "hardware" in run:
-        record["hardware"] = run["hardware"]
-    else:
-        from nightowl.training.fit.train import hardware
+    return entries.training_record(
+        config=config["name"], steps=checkpoint["steps"], batch_size=config.get("batch_size"),
+        crop=config.get("data", {}).get("crop", {}).get("size"),
+        validation=checkpoint["validation"], wall_seconds=wall,
+        hardware=run["hardware"] if "hardware" in run else _export_hardware(config),
+        lr=config.get("lr"), lr_schedule=config.get("lr_schedule"),
+        continued_from=released_record(config.get("init_from", "")))
 
-        threads = config.get("threads") or torch.get_num_threads()
-        record["hardware"] = (hardware(torch.device("cpu")).replace(
-            f"{torch.get_num_threads()} torch threads", f"{threads} torch threads") +
-            " (recorded at export)")
-    record["lr"], record["lr_schedule"] = config.get("lr"), config.get("lr_schedule")
-    before = released_record(config.get("init_from", ""))
-    if before is not None:
-        record["continued_from"] = before
-    return record
+
+def _export_hardware(config: dict) -> str:
+    """This machine, for runs from before the hardware was recorded."""
+    from nightowl.training.fit.train import hardware
+
+    threads = config.get("threads") or torch.get_num_threads()
+    return (hardware(torch.device("cpu")).replace(
+        f"{torch.get_num_threads()} torch threads", f"{threads} torch threads") +
+        " (recorded at export)")
 
 
 def released_record(init_from: str) -> dict | None:
@@ -49,12 +50,7 @@ def released_record(init_from: str) -> dict | None:
     if not init_from.endswith(".onnx"):
         return None
     source = Path(init_from)
-    manifest = source.parent / "manifest.json"
-    if not manifest.exists():
+    if not (source.parent / MANIFEST).exists():
         return None
-    import json
-
-    for entry in json.loads(manifest.read_text())["models"]:
-        if entry["file"] == source.name:
-            return entry["training"]
-    return None
+    entry = find_entry(read_manifest(source.parent), source.name)
+    return None if entry is None else entry["training"]

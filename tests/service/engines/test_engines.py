@@ -23,7 +23,7 @@ from nightowl.service.engines import (
     loading,
 )
 from nightowl.service.engines.profiles import cache_key, gpu_name
-from nightowl.service.modelrepo.files import sha256
+from nightowl.service.modelrepo.entries import sha256
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 MANIFEST = json.loads((MODELS / "manifest.json").read_text())["models"]

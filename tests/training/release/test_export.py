@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from nightowl.service.modelrepo.manifest import check_models
+from nightowl.service.modelrepo.check import check_models
 from nightowl.training.release.export import PARITY_TOLERANCE
 from tests.training.release.tiny_export import export_tiny
 

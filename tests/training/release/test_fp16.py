@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
-from nightowl.service.modelrepo.manifest import check_models, update_manifest
+from nightowl.service.modelrepo.check import check_models
+from nightowl.service.modelrepo.manifest import update_manifest
 from nightowl.training.release.fp16 import FP16_TOLERANCE, export_fp16, fp16_name
 from tests.training.release.tiny_export import export_tiny
 

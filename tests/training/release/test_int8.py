@@ -13,7 +13,7 @@ import pytest
 
 from nightowl.service.cli import main
 from nightowl.service.engines import load_engine
-from nightowl.service.modelrepo.manifest import check_models
+from nightowl.service.modelrepo.check import check_models
 from nightowl.training.release.int8 import INT8_MEAN_PSNR_DB, INT8_MIN_PSNR_DB, int8_name
 
 MODELS = Path(__file__).resolve().parents[3] / "models"

@@ -34,8 +34,9 @@ import cv2
 import numpy as np
 
 from nightowl.service.frames.alignment import AlignmentConfig, align_to_last, estimate_flow, warp
+from nightowl.service.frames.exposure import S_VALUES
 from nightowl.service.frames.layout import input_scale, network_input
-from nightowl.training.synth.degrade import S_VALUES, NoiseConfig
+from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import Sample, SampleConfig, make_sample
 from nightowl.training.synth.scenes import SceneConfig
 
@@ -217,7 +218,8 @@ def accuracy_report(args, names: list[str], with_onnx_warp: bool) -> None:
     """Characters read right on the shipped MIM's output, per alignment candidate."""
     from nightowl.service.engines import load_engine
     from nightowl.training.fit.examples import char_boxes, shifted_chars
-    from nightowl.training.nets.recogniser import CHARSET, read_boxes
+    from nightowl.training.nets.recogniser import read_boxes
+    from nightowl.training.nets.recogniser_output import CHARSET
 
     # fp32, as when the figures in bench/README.md were measured (the CPU default is now int8)
     enhancer = load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=1, cpu_precision="fp32")

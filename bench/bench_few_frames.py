@@ -18,14 +18,11 @@ import numpy as np
 from nightowl.service.engines import load_engine
 from nightowl.service.frames.exposure import Gain
 from nightowl.service.frames.pipeline import Pipeline
-from nightowl.training.nets.recogniser import CHARSET, read_boxes
+from nightowl.service.frames.quality import psnr
+from nightowl.training.nets.recogniser import read_boxes
+from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.samples import SampleConfig, make_sample
 from nightowl.training.synth.scenes import SceneConfig
-
-
-def psnr(output: np.ndarray, target: np.ndarray) -> float:
-    mse = float(np.mean((output.astype(np.float64) - target.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
 
 
 class Reader:
@@ -70,7 +67,8 @@ def main() -> None:
                 prepared = pipeline.prepare(sample.low[-count:], Gain(sample.noise.s, "request"))
                 output = engines[prepared.model].run(prepared.input[None])[0]
                 image = pipeline.finish(output, np.uint8)
-                scores.setdefault((name, count), []).append(psnr(image, truth))
+                score = psnr(image / np.float32(255), truth / np.float32(255))  # uint8 -> [0, 1]
+                scores.setdefault((name, count), []).append(score)
                 chars.setdefault((name, count), []).append(read(image, sample))
         chars.setdefault(("truth", 0), []).append(read(truth, sample))
     def cell(key):

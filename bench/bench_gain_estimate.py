@@ -22,12 +22,13 @@ from nightowl.service.frames.exposure import (
     HIGHLIGHT_PERCENTILE,
     MIDDLE_GAIN,
     REFERENCE_HIGHLIGHT,
+    S_VALUES,
     TRAINED_GAINS,
     estimate_gain,
     highlight_level,
 )
 from nightowl.training.fit.config import DataConfig
-from nightowl.training.synth.degrade import S_VALUES, NoiseConfig
+from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import SampleConfig, make_sample
 
 

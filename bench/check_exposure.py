@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nightowl.service.frames.exposure import estimate_gain
+from nightowl.service.frames.exposure import S_VALUES, estimate_gain
 from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.service.frames.quality import psnr
 from nightowl.training.evaluation.methods import Condition, Network, classical
 from nightowl.training.evaluation.testset import darken, make_scene
-from nightowl.training.synth.degrade import S_VALUES
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 

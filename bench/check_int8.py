@@ -21,8 +21,8 @@ import numpy as np
 
 from nightowl.service.frames.quality import psnr_each
 from nightowl.service.modelrepo.files import resolve
-from nightowl.training.release.export import INT8_CALIBRATION, in_use_inputs, validation_seed
-from nightowl.training.release.int8 import (
+from nightowl.training.release.int8 import INT8_CALIBRATION, in_use_inputs, validation_seed
+from nightowl.training.release.quantize import (
     CALIBRATIONS,
     FORMATS,
     Int8Options,

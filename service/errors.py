@@ -1,7 +1,8 @@
-"""The service's errors. What a client did or met: one hierarchy (ServiceError), mapped once to
-RFC 9457 problems and gRPC codes; each message says what was wrong and what is allowed, and is
-shown to the client as it is. What stops a model from loading or running: EngineError, below,
-raised by the model repository and the engines.
+"""The service's errors: one hierarchy, mapped once to RFC 9457 problems and gRPC codes.
+
+Each message says what was wrong and what is allowed; it is shown to the client as it is.
+The model repository's and the engines' errors (EngineError and its kinds) live here too,
+below both, so that neither package imports the other to raise them.
 """
 
 from __future__ import annotations
@@ -91,7 +92,6 @@ class FrameSkipped(ServiceError):
     kind = Kind(409, "ABORTED", "Frame skipped", "frame-skipped")
 
 
-# --- loading and running a model --------------------------------------------------------------
 class EngineError(Exception):
     """Anything that stops an engine from loading or running."""
 

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from nightowl.service.engines import Engine
-from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR, MANIFEST
+from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR
+from nightowl.service.modelrepo.manifest import MANIFEST
 from nightowl.service.server import Server
 from nightowl.service.serving.enhance_service import EnhanceService
 from nightowl.service.settings import Settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from nightowl.service.modelrepo.manifest import check_models
+from nightowl.service.modelrepo.check import check_models
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 ENHANCERS = {"sim_l1.onnx", "sim_l1_cr.onnx", "mim_l1.onnx", "mim_l1_cr.onnx"}
@@ -54,8 +54,8 @@ def test_int8_copies_name_their_fp32_file_keep_its_io_and_state_their_bound():
 def test_int8_copies_hold_their_bound_on_fresh_in_use_inputs():
     """Validation-seed crops that neither calibrated nor checked the export (samples 32-33)."""
     from nightowl.service.frames.quality import psnr_each
-    from nightowl.training.release.export import in_use_inputs
-    from nightowl.training.release.int8 import run_cpu
+    from nightowl.training.release.int8 import in_use_inputs
+    from nightowl.training.release.quantize import run_cpu
 
     entries = {m["file"]: m for m in manifest()["models"]}
     for name in sorted(INT8):

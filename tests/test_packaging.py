@@ -1,5 +1,5 @@
 """The distribution: every package is shipped, the CLI works without torch, the service
-never imports torch."""
+never imports torch, the model repository's modules import on their own."""
 
 from __future__ import annotations
 

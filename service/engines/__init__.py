@@ -17,7 +17,6 @@ is allowed), all EngineError.
 """
 
 from nightowl.service.engines.base import Engine
-from nightowl.service.engines.batching import run_grouped
 from nightowl.service.engines.loading import AUTO_ORDER, BACKENDS, load_engine
 from nightowl.service.engines.profiles import ShapeProfile
 from nightowl.service.errors import (
@@ -29,5 +28,4 @@ from nightowl.service.errors import (
 from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR
 
 __all__ = ["AUTO_ORDER", "BACKENDS", "DEFAULT_MODELS_DIR", "BackendUnavailable", "BatchError",
-           "Engine", "EngineError", "ModelFileError", "ShapeProfile", "load_engine",
-           "run_grouped"]
+           "Engine", "EngineError", "ModelFileError", "ShapeProfile", "load_engine"]

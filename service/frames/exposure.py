@@ -20,11 +20,13 @@ import numpy as np
 from nightowl.service.errors import BadRequest
 
 GainSource = Literal["request", "setting", "estimated", "unused"]
-# the darkening the networks were trained on (training.degrade.S_VALUES: 20 to 30); estimates
-# are clamped to it. The service does not import training code: a test checks they match.
-TRAINED_GAINS = (20.0, 30.0)
+# the darkening S the networks are trained on: the generator draws one per sequence
+# (training/synth/degrade.py). Defined here because training may import the service, never
+# the reverse.
+S_VALUES: tuple[float, ...] = (20, 22, 25, 28, 30)
+TRAINED_GAINS = (float(min(S_VALUES)), float(max(S_VALUES)))  # estimates are clamped to it
 MAX_GAIN = 1000.0  # largest gain a caller may tell
-MIDDLE_GAIN = 25.0  # the middle of the trained range
+MIDDLE_GAIN = (TRAINED_GAINS[0] + TRAINED_GAINS[1]) / 2  # the middle of the trained range
 # The estimate reads the scene's highlights (lamps, lit plates, headlights), which sit near full
 # scale in a bright frame, so their level in the dark frame is about full scale / S. Calibrated
 # by bench/bench_gain_estimate.py on generator scenes of the training seed (bench/README.md,

@@ -1,21 +1,20 @@
 """Model files and the manifest: resolve a model name, and refuse a file that is not the one
 the manifest describes (missing, unlisted, or a sha256 that differs).
 
-Only hashlib and json: the check runs before any runtime library is touched.
+No runtime library: the check runs before any is touched.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from nightowl.service.errors import ModelFileError
+from nightowl.service.modelrepo import entries
+from nightowl.service.modelrepo.manifest import MANIFEST, find_entry, read_manifest
 
 # service/modelrepo/files.py -> the repository (or editable install) root holds models/
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class ModelFile:
     @property
     def precision(self) -> str:
         """"fp32", or the precision of a copy ("fp16", "int8")."""
-        return self.entry.get("precision", "fp32")
+        return entries.precision(self.entry)
 
     @property
     def sha256(self) -> str:
@@ -37,30 +36,25 @@ class ModelFile:
 
     @property
     def input_name(self) -> str:
-        return self.entry["inputs"][0]["name"]
+        return entries.input_name(self.entry)
 
     @property
     def input_channels(self) -> int:
-        return int(self.entry["inputs"][0]["shape"][1])
+        return entries.input_channels(self.entry)
 
     @property
     def output_name(self) -> str:
-        return self.entry["outputs"][0]["name"]
+        return entries.output_name(self.entry)
+
+    @property
+    def output_channels(self) -> int:
+        return entries.output_channels(self.entry)
 
     @property
     def reference_gain(self) -> float | None:
         """The gain the network's inputs are normalised to (inputs scaled by gain /
         reference_gain, as in training); None: it takes frames as captured."""
-        value = self.entry.get("model_config", {}).get("reference_gain")
-        return None if value is None else float(value)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return entries.reference_gain(self.entry)
 
 
 def resolve(model: str | Path, models_dir: Path | None = None) -> ModelFile:
@@ -74,10 +68,10 @@ def resolve(model: str | Path, models_dir: Path | None = None) -> ModelFile:
     else:
         path = model
         folder = Path(models_dir) if models_dir is not None else model.parent
-    entry = _manifest_entry(folder / MANIFEST, path.name)
+    entry = _manifest_entry(folder, path.name)
     if not path.is_file():
         raise ModelFileError(f"model file {path} is missing (listed in {folder / MANIFEST})")
-    actual = sha256(path)
+    actual = entries.sha256(path)
     if actual != entry["sha256"]:
         raise ModelFileError(f"model file {path} has sha256 {actual[:12]}..., but "
                              f"{folder / MANIFEST} says {entry['sha256'][:12]}...: the file is "
@@ -91,25 +85,19 @@ def listed_copy(model: ModelFile, precision: str) -> ModelFile | None:
     lists (the entry whose "fp32" names it), or None when none is listed. A listed copy that
     is missing or altered raises ModelFileError, like any model file."""
     folder = model.manifest_dir if model.manifest_dir is not None else model.path.parent
-    for entry in _manifest_entries(folder / MANIFEST):
+    for entry in read_manifest(folder)["models"]:
         if entry.get("fp32") == model.path.name and entry.get("precision") == precision:
             return resolve(model.path.parent / entry["file"], folder)
     return None
 
 
-def _manifest_entry(manifest: Path, name: str) -> dict:
-    if not manifest.is_file():
-        raise ModelFileError(f"no manifest at {manifest}, so {name} cannot be checked")
-    models = _manifest_entries(manifest)
-    for entry in models:
-        if entry.get("file") == name:
-            return entry
-    listed = ", ".join(sorted(m.get("file", "?") for m in models))
-    raise ModelFileError(f"model file {name} is not listed in {manifest} (listed: {listed})")
-
-
-def _manifest_entries(manifest: Path) -> list[dict]:
-    try:
-        return json.loads(manifest.read_text())["models"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelFileError(f"manifest {manifest} is unreadable: {error}") from None
+def _manifest_entry(folder: Path, name: str) -> dict:
+    if not (folder / MANIFEST).is_file():
+        raise ModelFileError(f"no manifest at {folder / MANIFEST}, so {name} cannot be checked")
+    manifest = read_manifest(folder)
+    entry = find_entry(manifest, name)
+    if entry is None:
+        listed = ", ".join(sorted(m.get("file", "?") for m in manifest["models"]))
+        raise ModelFileError(f"model file {name} is not listed in {folder / MANIFEST} "
+                             f"(listed: {listed})")
+    return entry

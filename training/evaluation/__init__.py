@@ -2,6 +2,7 @@
 
 One module per concern: the test set (``testset``), the methods compared (``methods``), reading
 plates as strings with our recogniser (``reading``) and with Tesseract (``ocr``), scoring a read
-against the truth (``scoring``), image metrics (``metrics``), the run itself (``runner``), and
-the outputs (``report``, ``pictures``). Nothing here imports torch.
+against the truth (``scoring``), the run itself (``runner``, with the one PSNR and SSIM of
+service/frames/quality.py), and the outputs (``report``, ``pictures``). Nothing here imports
+torch.
 """

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from nightowl.training.evaluation.reading import CHARSET, plate_box, plate_rows
+from nightowl.training.evaluation.reading import plate_box, plate_rows
+from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.scenes import PlateLabel
 
 LINE_HEIGHT = 48.0  # px, text lines are scaled to this height

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nightowl.training.synth.glyphs import DIGITS, LETTERS
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import PlateLabel
 
-CHARSET = DIGITS + LETTERS  # the recogniser's classes after background (recogniser.CHARSET)
-STRIDE = 4  # px per output cell (recogniser.STRIDE)
 MARGIN = 36  # px of context around plates in a recogniser crop (half its receptive field)
 ROW_CORE = 0.35  # half-height of a row's central band, as a fraction of the row's height
 ROW_PAD = 0.5  # columns read beyond a row's ends, as a fraction of the row's height

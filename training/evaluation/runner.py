@@ -18,10 +18,10 @@ import numpy as np
 
 from nightowl.service.engines import load_engine
 from nightowl.service.frames import quality
+from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.evaluation import methods, ocr, reading
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS, EvalScene, darken, make_scene
-from nightowl.training.synth.degrade import S_VALUES
 
 GROUND_TRUTH = "ground truth"
 SHEET_NOISE = "eq6"  # the contact sheet shows this noise model

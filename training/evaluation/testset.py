@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nightowl.training.synth.degrade import S_VALUES, NoiseConfig, NoiseParams, degrade, draw_noise
+from nightowl.service.frames.exposure import S_VALUES
+from nightowl.training.synth.degrade import NoiseConfig, NoiseParams, degrade, draw_noise
 from nightowl.training.synth.scenes import PlateLabel, SceneConfig, Sequence, render_sequence
 
 TEST_SEED = 424_242  # data set seed of the test set; never used to train or validate

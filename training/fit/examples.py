@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from nightowl.service.frames.layout import input_scale, network_input
-from nightowl.training.nets.recogniser import CHARSET, char_targets
+from nightowl.training.nets.recogniser import char_targets
+from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.samples import Sample
 from nightowl.training.synth.scenes import CharLabel
 

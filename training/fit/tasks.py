@@ -13,17 +13,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from nightowl.service.frames.quality import psnr_each
 from nightowl.training.fit.config import TrainConfig
 from nightowl.training.fit.examples import EnhancerExamples, RecogniserExamples
 from nightowl.training.fit.losses import mim_loss, sim_loss
 from nightowl.training.nets.enhancers import MultiImageModel, build_enhancer
 from nightowl.training.nets.recogniser import (
-    CHARSET,
     IGNORE,
     CharRecogniser,
     RecogniserConfig,
     read_boxes,
 )
+from nightowl.training.nets.recogniser_output import CHARSET
 
 Batch = dict[str, torch.Tensor]
 
@@ -43,12 +44,6 @@ def load_recogniser(path: str | Path, device: torch.device) -> CharRecogniser:
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
-
-
-def psnr(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of images in [0, 1], (B,)."""
-    mse = ((output - target) ** 2).flatten(1).mean(dim=1).clamp_min(1e-10)
-    return -10 * torch.log10(mse)
 
 
 def char_accuracy(probabilities: torch.Tensor, batch: Batch) -> tuple[int, int]:
@@ -96,12 +91,12 @@ class EnhancerTask:
         scores, correct, truth_correct, total = [], 0, 0, 0
         for batch in batches:
             output = model(batch["inputs"])
-            scores.append(psnr(output, batch["target"]))
+            scores.append(psnr_each(output.cpu().numpy(), batch["target"].cpu().numpy()))
             if self.recogniser is not None:
                 c, t = char_accuracy(torch.softmax(self.recogniser(output), 1), batch)
                 g, _ = char_accuracy(torch.softmax(self.recogniser(batch["target"]), 1), batch)
                 correct, truth_correct, total = correct + c, truth_correct + g, total + t
-        result = {"val_psnr": float(torch.cat(scores).mean())}
+        result = {"val_psnr": float(np.concatenate(scores).mean())}  # mean of per-image PSNR
         if total:
             result["val_char_accuracy"] = correct / total
             # the same recogniser on the clean frames: the ceiling, as the paper's "ground truth"

@@ -19,11 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nightowl.training.synth.glyphs import DIGITS, LETTERS
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel
 
-CHARSET = DIGITS + LETTERS  # class i + 1 is CHARSET[i]; class 0 is background
-STRIDE = 4  # px of input per output cell
 IGNORE = -100  # target value that the loss skips
 CORE = (0.3, 0.35)  # half-width, half-height of a box's central part, as fractions of the box
 

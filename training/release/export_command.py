@@ -66,7 +66,9 @@ def run(args: argparse.Namespace, fail) -> int:
         return _serving(args, fail)
     try:
         from nightowl.service.modelrepo.manifest import update_manifest
-        from nightowl.training.release.export import export_fp16, export_int8, export_run
+        from nightowl.training.release.export import export_run
+        from nightowl.training.release.fp16 import export_fp16
+        from nightowl.training.release.int8 import export_int8
     except ImportError as error:
         fail(f"export needs the train extra (torch, onnx): {error}")
     names = args.only or list(SHIPPED)
@@ -98,13 +100,12 @@ def run(args: argparse.Namespace, fail) -> int:
 
 
 def _copies(models: Path, names: list[str], exports: list, update_manifest) -> int:
-    import json
-
+    from nightowl.service.modelrepo.manifest import find_entry, read_manifest
     from nightowl.training.release.model_card import write_card
 
-    entries = {e["file"]: e for e in json.loads((models / "manifest.json").read_text())["models"]}
+    manifest = read_manifest(models)
     for name in names:
-        entry = entries.get(f"{name}.onnx")
+        entry = find_entry(manifest, f"{name}.onnx")
         if entry is None or entry["task"] != "enhancer":
             continue
         for export_copy in exports:
@@ -116,18 +117,20 @@ def _copies(models: Path, names: list[str], exports: list, update_manifest) -> i
 
 
 def _report(entry: dict) -> None:
-    parity = entry["parity"]
-    against = (f", {parity['psnr_db_vs_fp32']['held_out_min']:.1f} dB from fp32 (worst crop)"
-               if "psnr_db_vs_fp32" in parity else "")
+    from nightowl.service.modelrepo.entries import worst_abs_diff, worst_psnr_vs_fp32
+
+    psnr = worst_psnr_vs_fp32(entry)
+    against = "" if psnr is None else f", {psnr:.1f} dB from fp32 (worst crop)"
     print(f"{entry['file']}: {entry['bytes'] / 1e6:.1f} MB, parity "
-          f"{max(parity['max_abs_diff'].values()):.1e}{against}", file=sys.stderr)
+          f"{worst_abs_diff(entry):.1e}{against}", file=sys.stderr)
 
 
 def _check(models: Path, fail) -> int:
-    from nightowl.service.modelrepo.manifest import check_models
+    from nightowl.service.modelrepo.check import check_models
+    from nightowl.service.modelrepo.manifest import MANIFEST
 
-    if not (models / "manifest.json").exists():
-        fail(f"no manifest at {models / 'manifest.json'}")
+    if not (models / MANIFEST).exists():
+        fail(f"no manifest at {models / MANIFEST}")
     problems = check_models(models)
     for problem in problems:
         print(problem, file=sys.stderr)

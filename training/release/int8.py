@@ -1,128 +1,99 @@
-"""Static int8 quantisation of an enhancer for ONNX Runtime's CPU provider.
-
-Weights int8 per output channel, activations uint8 per tensor, ranges calibrated on the inputs
-the network sees in use (dark aligned generator frames). Inputs and outputs stay float32, so
-an engine swaps files without changing its buffers. Every temporary file (the pre-processed
-graph, onnxruntime's augmented calibration graph) lives in a temporary directory, never the
-working directory.
+"""int8 copies of the shipped fp32 enhancers, for the CPU engine: calibrated and checked on the
+inputs each enhancer sees in use, refused below the PSNR bounds against the fp32 file. How the
+file is quantised is ``quantize.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import shutil
-import tempfile
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-FORMATS = ("qdq", "qoperator")
-CALIBRATIONS = ("minmax", "percentile", "entropy")
+from nightowl.service.modelrepo.entries import copy_entry, psnr_parity
+from nightowl.training.release.export import real_inputs
+from nightowl.training.release.quantize import Int8Options
+
+# int8 copies for the CPU: PSNR (dB) of the int8 file's output against the fp32 file's on
+# held-out in-use inputs. The networks themselves are ~27-28 dB from the truth (MSE ~1.7e-3);
+# an independent int8 error adds its MSE to that. Mean >= 42 dB (MSE <= 6.3e-5) then costs at
+# most ~0.17 dB of PSNR against the truth on average, and worst crop >= 33 dB (RMS 2.2% of full
+# scale, ~5.7 8-bit levels) at most ~1.2 dB on any one crop. Measured on the shipped files:
+# bench/README.md, 'int8 on the CPU'.
+INT8_MIN_PSNR_DB = 33.0
+INT8_MEAN_PSNR_DB = 42.0
+INT8_CALIBRATION = 16  # calibration crops: samples 0-15 of the model's validation seed
+INT8_HELD_OUT = 16  # held-out crops for the bound: samples 16-31
+INT8_OPTIONS = Int8Options()  # QDQ, Percentile 99.99: chosen by bench/check_int8.py
 
 
-@dataclass(frozen=True)
-class Int8Options:
-    """How a file is quantised (chosen by measurement: bench/README.md, 'int8 on the CPU')."""
-
-    format: str = "qdq"  # "qdq": QuantizeLinear/DequantizeLinear pairs around float ops, fused
-    #   by onnxruntime into integer kernels; "qoperator": QLinearConv and friends in the graph
-    calibration: str = "percentile"  # "minmax", "percentile" or "entropy"
-    percentile: float = 99.99  # "percentile": the share of each tensor's values kept in range
-    per_channel: bool = True  # one weight scale per output channel
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got "
-                             f"{self.calibration!r}")
-        if not 50 < self.percentile <= 100:
-            raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
-
-    def record(self) -> dict:
-        """The manifest's description of these options."""
-        return {"format": self.format.upper() if self.format == "qdq" else "QOperator",
-                "weights": "int8, per channel" if self.per_channel else "int8, per tensor",
-                "activations": "uint8, per tensor",
-                "calibration": (f"percentile {self.percentile:g}"
-                                if self.calibration == "percentile" else self.calibration)}
+def int8_name(file: str) -> str:
+    """'mim_l1_cr.onnx' -> 'mim_l1_cr.int8.onnx'."""
+    return file.removesuffix(".onnx") + ".int8.onnx"
 
 
-class _Reader:
-    """onnxruntime's CalibrationDataReader over ``inputs`` (N, C, H, W), one crop per call."""
+def validation_seed(entry: dict) -> int:
+    """The validation seed of the config that trained manifest ``entry``
+    (training/configs/<config>.toml), or the data config's default when this checkout does not
+    have that config."""
+    from nightowl.training.fit.config import DataConfig, load_config
 
-    def __init__(self, input_name: str, inputs: np.ndarray) -> None:
-        self._name = input_name
-        self._inputs = inputs
-        self._items = iter(inputs)
-
-    def rewind(self) -> None:
-        self._items = iter(self._inputs)
-
-    def get_next(self) -> dict | None:
-        item = next(self._items, None)
-        return None if item is None else {self._name: item[None]}
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{entry['training']['config']}.toml"
+    return load_config(path).data.val_seed if path.is_file() else DataConfig().val_seed
 
 
-def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
-                  options: Int8Options = Int8Options()) -> None:
-    """Write the int8 copy of fp32 ``source`` to ``target``, ranges from ``calibration``
-    (N, C, H, W) float32 network inputs."""
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-              "entropy": CalibrationMethod.Entropy}[options.calibration]
-    input_name = onnx.load(str(source), load_external_data=False).graph.input[0].name
-    with tempfile.TemporaryDirectory(prefix="nightowl-int8-") as folder, \
-            warnings.catch_warnings(), _Quiet("root"), \
-            contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their progress
-        warnings.simplefilter("ignore")  # onnxruntime.quantization's own warnings
-        prepared = Path(folder) / "prepared.onnx"
-        # onnxruntime's symbolic shape inference fails on these exported graphs; onnx's own
-        # shape inference and onnxruntime's graph optimisation still run
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        staging = Path(folder) / "int8.onnx"
-        quantize_static(
-            str(prepared), str(staging), _Reader(input_name, calibration),
-            quant_format=QuantFormat.QDQ if options.format == "qdq" else QuantFormat.QOperator,
-            per_channel=options.per_channel, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=method,
-            extra_options={"CalibPercentile": options.percentile})
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(staging, target)  # the temporary folder may be on another file system
+def in_use_inputs(entry: dict, count: int, first: int = 0) -> np.ndarray:
+    """(count, C, 128, 128) crops of samples ``first``.. of the enhancer's own validation seed,
+    as the enhancer of manifest ``entry`` sees them in use (aligned dark frames, scaled as its
+    model_config says)."""
+    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
+                  "config": {"data": {"val_seed": validation_seed(entry)}}}
+    return real_inputs(checkpoint, count, first)
 
 
-class _Quiet:
-    """Raise a logger's level to ERROR for a block (onnxruntime.quantization warns per tensor)."""
+def export_int8(models: Path, entry: dict, options: Int8Options = INT8_OPTIONS) -> dict:
+    """A static int8 copy of a shipped fp32 enhancer, for the CPU engine; returns its manifest
+    entry.
 
-    def __init__(self, name: str) -> None:
-        self._logger = logging.getLogger(None if name == "root" else name)
+    Calibrated on INT8_CALIBRATION in-use crops; refused when its output on INT8_HELD_OUT
+    other in-use crops is below INT8_MEAN_PSNR_DB (mean) or INT8_MIN_PSNR_DB (worst crop)
+    against the fp32 file's (an fp32 ONNX Runtime session, itself checked against torch). One
+    held-out crop and the fp32 output on it are stored as its reference, which
+    ``nightowl export --check`` re-measures (worst-crop bound)."""
+    import onnxruntime
 
-    def __enter__(self) -> None:
-        self._level = self._logger.level
-        self._logger.setLevel(max(self._level, logging.ERROR))
+    from nightowl.service.frames.quality import psnr_each
+    from nightowl.training.release.quantize import quantize_int8, run_cpu
 
-    def __exit__(self, *exc) -> None:
-        self._logger.setLevel(self._level)
-
-
-def run_cpu(path: Path, inputs: np.ndarray, threads: int = 1) -> np.ndarray:
-    """``inputs`` (N, C, H, W) through ``path`` on onnxruntime's CPU provider, one at a time."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: item[None]})[0] for item in inputs])
+    if entry["task"] != "enhancer":
+        raise ValueError(f"{entry['file']}: int8 copies are made for enhancers only")
+    source = models / entry["file"]
+    path = models / int8_name(entry["file"])
+    staging = path.with_name(path.name + ".partial")  # replaces path only once it passed
+    quantize_int8(source, staging, in_use_inputs(entry, INT8_CALIBRATION), options)
+    held_out = in_use_inputs(entry, INT8_HELD_OUT, first=INT8_CALIBRATION)
+    expected = run_cpu(source, held_out)
+    ours = run_cpu(staging, held_out)
+    psnr = psnr_each(ours, expected)
+    if psnr.min() < INT8_MIN_PSNR_DB or psnr.mean() < INT8_MEAN_PSNR_DB:
+        staging.unlink()
+        raise RuntimeError(f"{path}: int8 output is {psnr.mean():.1f} dB (mean) and "
+                           f"{psnr.min():.1f} dB (worst crop) from the fp32 file's on held-out "
+                           f"in-use inputs; bounds {INT8_MEAN_PSNR_DB} and {INT8_MIN_PSNR_DB} dB:"
+                           f" {np.round(psnr, 1).tolist()}")
+    staging.replace(path)
+    reference = models / "reference" / f"{path.stem}.npz"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(reference, inputs=held_out[:1], outputs=expected[:1])
+    first, last = INT8_CALIBRATION, INT8_CALIBRATION + INT8_HELD_OUT - 1
+    seed = validation_seed(entry)
+    return copy_entry(
+        entry, path, precision="int8",
+        what=f"int8 copy of {entry['file']} for the CPU engine (float32 inputs/outputs)",
+        reference=reference,
+        quantisation={**options.record(), "onnxruntime": onnxruntime.__version__,
+                      "calibration_inputs": f"seed {seed} samples 0-{INT8_CALIBRATION - 1}, "
+                                            f"128 px crops"},
+        parity=psnr_parity(float(psnr.min()), float(psnr.mean()),
+                           held_out=f"seed {seed} samples {first}-{last}, 128 px crops",
+                           max_abs_diff=float(np.abs(ours - expected).max()),
+                           min_psnr_db=INT8_MIN_PSNR_DB, mean_psnr_db=INT8_MEAN_PSNR_DB))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from nightowl.service.modelrepo.entries import (
+    training_stages,
+    worst_abs_diff,
+    worst_psnr_vs_fp32,
+)
+from nightowl.service.modelrepo.manifest import read_manifest
 
 INTRO = """# nightowl model card
 
@@ -114,8 +120,8 @@ def render_card(manifest: dict) -> str:
                  "val_char_accuracy_truth": "chars on clean truth"}
         figures = ", ".join(f"{names[k]} {_fmt(v)}" for k, v in training["validation"].items()
                             if k in names)
-        parity = _parity(entry["parity"])
-        stages = _stages(training)
+        parity = _parity(entry)
+        stages = training_stages(entry)
         lines.append(
             f"| `{entry['file']}` | {entry['what']} | `training/configs/{training['config']}"
             f".toml` | {', then '.join(_steps(t) for t in stages)} | "
@@ -127,19 +133,10 @@ def render_card(manifest: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parity(parity: dict) -> str:
+def _parity(entry: dict) -> str:
     """max |diff| against torch, or for an int8 copy its worst-crop PSNR against fp32."""
-    if "psnr_db_vs_fp32" in parity:
-        return f"{parity['psnr_db_vs_fp32']['held_out_min']:.1f} dB vs fp32"
-    return f"{max(parity['max_abs_diff'].values()):.1e}"
-
-
-def _stages(training: dict) -> list[dict]:
-    """A file's training stages, oldest first (a fine-tune continues a released file)."""
-    stages = [training]
-    while "continued_from" in stages[0]:
-        stages.insert(0, stages[0]["continued_from"])
-    return stages
+    psnr = worst_psnr_vs_fp32(entry)
+    return f"{worst_abs_diff(entry):.1e}" if psnr is None else f"{psnr:.1f} dB vs fp32"
 
 
 def _steps(training: dict) -> str:
@@ -151,9 +148,8 @@ def _steps(training: dict) -> str:
 
 
 def write_card(models: Path) -> Path:
-    manifest = json.loads((models / "manifest.json").read_text())
     path = models / "MODEL_CARD.md"
-    path.write_text(render_card(manifest))
+    path.write_text(render_card(read_manifest(models)))
     return path
 
 

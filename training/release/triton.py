@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nightowl.service.engines.profiles import ShapeProfile
-from nightowl.service.modelrepo.files import ModelFile, sha256
+from nightowl.service.modelrepo.entries import sha256
+from nightowl.service.modelrepo.files import ModelFile
 
 VERSION = "1"  # the repository holds one version: the release in models/
 
@@ -57,7 +58,7 @@ def write_repository(model: ModelFile, out: Path, options: TritonOptions = Trito
 def config_text(model: ModelFile, options: TritonOptions) -> str:
     """Triton's config.pbtxt for ``model``."""
     profile, channels = options.profile, model.input_channels
-    out_channels = int(model.entry["outputs"][0]["shape"][1])
+    out_channels = model.output_channels
     max_batch = profile.max[0]
     # not 1: a preferred size of 1 would send every lone request at once, never batching
     preferred = sorted({b for b in (max_batch // 2, max_batch) if b > 1})

@@ -2,7 +2,8 @@
 
 Eq. 6 (the default):  I_low = Q(I / S + N), with N ~ Gaussian(0, sigma) per pixel and channel,
 and Q rounding to the nearest 8-bit level (values clipped to [0, 255]). S is drawn per sequence
-from {20, 22, 25, 28, 30}; every frame of a sequence shares S but gets its own noise.
+from S_VALUES (service/frames/exposure.py, {20, 22, 25, 28, 30}); every frame of a sequence
+shares S but gets its own noise.
 
 Extended model, in the order a camera applies it (all levels are 8-bit levels of the dark image):
 1. exposure motion blur: the renderer averages sub-frames while the shutter is open
@@ -22,7 +23,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-S_VALUES: tuple[float, ...] = (20, 22, 25, 28, 30)
+from nightowl.service.frames.exposure import S_VALUES
+
 NoiseModel = Literal["eq6", "extended"]
 
 

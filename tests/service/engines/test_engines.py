@@ -21,10 +21,9 @@ from nightowl.service.engines import (
     ShapeProfile,
     load_engine,
     loading,
-    run_grouped,
 )
 from nightowl.service.engines.profiles import cache_key, gpu_name
-from nightowl.service.modelrepo.files import sha256
+from nightowl.service.modelrepo.entries import sha256
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 MANIFEST = json.loads((MODELS / "manifest.json").read_text())["models"]
@@ -100,17 +99,6 @@ class CountingEngine:
     def run(self, batch: np.ndarray) -> np.ndarray:
         self.calls.append(batch.shape)
         return self.engine.run(batch)
-
-
-def test_frames_of_one_size_from_several_cameras_run_as_one_call(mim):
-    rng = np.random.default_rng(3)
-    inputs = [rng.random((12, *size), dtype=np.float32) / 20
-              for size in ((36, 64), (50, 30), (36, 64), (36, 64), (50, 30))]
-    counting = CountingEngine(mim)
-    outputs = run_grouped(counting, inputs)
-    assert sorted(counting.calls) == [(2, 12, 50, 30), (3, 12, 36, 64)]
-    for frames, out in zip(inputs, outputs, strict=True):
-        np.testing.assert_allclose(out, mim.run(frames[None])[0], atol=1e-5)
 
 
 @pytest.mark.parametrize(("batch", "match"), [

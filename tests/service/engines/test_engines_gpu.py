@@ -15,7 +15,8 @@ import pytest
 
 from nightowl.service.engines import ShapeProfile, load_engine
 from nightowl.service.engines.profiles import gpu_name, tensorrt_version
-from nightowl.service.modelrepo.files import resolve, sha256
+from nightowl.service.modelrepo.entries import sha256
+from nightowl.service.modelrepo.files import resolve
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 HAS_CUDA = gpu_name() is not None and "CUDAExecutionProvider" in ort.get_available_providers()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nightowl.service.cli import main
-from nightowl.training.synth.degrade import S_VALUES
+from nightowl.service.frames.exposure import S_VALUES
 
 ROOT = Path(__file__).resolve().parents[3]
 METHODS = ["ground truth", "gain", "classical", "SIM L1", "SIM L1+L_CR", "MIM L1",

@@ -1,10 +1,14 @@
-"""Reading a plate string from recogniser probabilities."""
+"""Reading a plate string from recogniser probabilities, without torch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
-from nightowl.training.evaluation.reading import CHARSET, STRIDE, Row, plate_rows, read_row
+from nightowl.training.evaluation.reading import Row, plate_rows, read_row
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel, PlateLabel
 
 
@@ -29,6 +33,14 @@ def test_read_row_reads_only_along_the_row():
     probs[0, 6:] = 1  # background below the row
     assert read_row(probs, Row((0, 0, 6 * STRIDE, 16))) == "12"
     assert read_row(probs, Row((0, 28, 6 * STRIDE, 40))) == ""
+
+
+def test_the_readers_import_without_torch():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from nightowl.training.evaluation import ocr, reading\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_plate_rows_split_two_row_plates_top_to_bottom():

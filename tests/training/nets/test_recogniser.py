@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from nightowl.training.nets.recogniser import (
-    CHARSET,
     IGNORE,
-    STRIDE,
     char_targets,
     grid_size,
     read_boxes,
 )
+from nightowl.training.nets.recogniser_output import CHARSET, STRIDE
 from nightowl.training.synth.scenes import CharLabel
 
 

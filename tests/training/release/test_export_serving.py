@@ -15,7 +15,8 @@ from tritonclient.grpc import model_config_pb2
 
 from nightowl.service.cli import main
 from nightowl.service.engines.profiles import tensorrt_version
-from nightowl.service.modelrepo.files import resolve, sha256
+from nightowl.service.modelrepo.entries import sha256
+from nightowl.service.modelrepo.files import resolve
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 

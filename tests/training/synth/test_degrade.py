@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.synth.degrade import (
-    S_VALUES,
     NoiseConfig,
     NoiseParams,
     degrade,

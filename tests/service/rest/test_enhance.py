@@ -1,4 +1,5 @@
-"""REST against a real uvicorn on 127.0.0.1: the contract endpoints."""
+"""POST /enhance against a real uvicorn on 127.0.0.1: frames in, the enhanced frame and its
+headers out."""
 
 from __future__ import annotations
 
@@ -7,13 +8,7 @@ import numpy as np
 import pytest
 
 from nightowl.service.frames.pipeline import Pipeline
-from tests.serving import png, running, sequence, unpng
-
-
-@pytest.fixture(scope="module")
-def server(engines):
-    with running(engines) as run:
-        yield run
+from tests.serving import png, sequence, unpng
 
 
 def post(server, frames, **kwargs):
@@ -112,38 +107,3 @@ def test_duplicate_sequence_is_a_conflict(server):
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert "duplicate" in again.json()["detail"]
-
-
-def test_health_ready_metrics_and_model(server):
-    assert httpx.get(server.url + "/healthz").json() == {"status": "alive"}
-    ready = httpx.get(server.url + "/readyz")
-    assert ready.status_code == 200
-    # the CPU engine runs the int8 copy of the configured mim_l1_cr.onnx by default
-    assert (ready.json()["model"], ready.json()["precision"]) == ("mim_l1_cr.int8.onnx", "int8")
-    metrics = httpx.get(server.url + "/metrics")
-    assert metrics.status_code == 200 and "nightowl_frames_total" in metrics.text
-    assert "nightowl_stage_seconds_bucket" in metrics.text
-    model = httpx.get(server.url + "/v1/model").json()
-    assert model["model"]["file"] == "mim_l1_cr.int8.onnx"
-    assert model["model"]["fp32"] == "mim_l1_cr.onnx" and model["model"]["precision"] == "int8"
-    assert model["model"]["sha256"] and model["model"]["backend"] == "onnxruntime-cpu"
-    assert model["alignment"]["function"].endswith("align_to_last")
-    assert model["few_frames"] == "auto"
-    assert model["single_model"]["file"] == "sim_l1_cr.int8.onnx"
-
-
-def test_openapi_docs_describe_enhance(server):
-    assert httpx.get(server.url + "/docs").status_code == 200
-    spec = httpx.get(server.url + "/openapi.json").json()
-    body = spec["paths"]["/enhance"]["post"]["requestBody"]["content"]
-    assert "frames" in body["multipart/form-data"]["schema"]["properties"]
-
-
-def test_errors_are_problem_json_with_the_replica(server):
-    reply = httpx.post(server.url + "/enhance", json={"frames": []})
-    assert reply.status_code == 415
-    assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.headers["x-nightowl-replica"] == "replica-under-test"
-    body = reply.json()
-    assert body["status"] == 415 and "multipart/form-data" in body["detail"]
-    assert body["type"].endswith("unsupported-media-type") and body["title"]

@@ -22,16 +22,34 @@ def test_every_package_folder_is_listed_in_pyproject():
             assert ".".join((top, *parts)) in listed, f"{init.parent} missing from pyproject"
 
 
-def test_cli_help_works_without_torch():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from nightowl.service.cli import main\n"
-            "for argv in (['--help'], ['data', '--help']):\n"
-            "    try:\n        main(argv)\n    except SystemExit as e:\n"
-            "        assert e.code == 0, e.code\n")
+def help_with_blocked_imports(commands: list[list[str]], blocked: tuple[str, ...],
+                              imports: list[str] = ()) -> str:
+    """What ``nightowl <command> --help`` prints for each command, in a fresh process where any
+    import of a module starting with one of ``blocked`` fails; ``imports`` are imported first.
+    Fails the test if anything goes wrong or a blocked module was loaded anyway."""
+    code = (
+        "import importlib, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.startswith({blocked!r}):\n"
+        "            raise ImportError(f'blocked: {name}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for module in {list(imports)!r}:\n"
+        "    importlib.import_module(module)\n"
+        "from nightowl.service.cli import main\n"
+        f"for argv in {commands!r}:\n"
+        "    try:\n        main(argv + ['--help'])\n    except SystemExit as e:\n"
+        "        assert e.code == 0, e.code\n"
+        f"assert not [m for m in sys.modules if m.startswith({blocked!r})]\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "data" in result.stdout and "--count" in result.stdout
+    return result.stdout
+
+
+def test_cli_help_works_without_torch():
+    shown = help_with_blocked_imports([[], ["data"]], blocked=("torch",))
+    assert "data" in shown and "--count" in shown
 
 
 def test_service_never_imports_torch():
@@ -69,25 +87,10 @@ def test_the_server_runs_with_the_training_side_and_torch_blocked():
     """Every service module imports, and ``serve``/``enhance`` build their parsers, with any
     import of nightowl.training or torch failing: no path from the server to training."""
     modules = sorted(".".join(("nightowl", *p.relative_to(ROOT).with_suffix("").parts))
-                     for p in (ROOT / "service").rglob("*.py"))
-    code = (
-        "import importlib, sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'torch' or name.startswith(('torch.', 'nightowl.training')):\n"
-        "            raise ImportError(f'blocked: {name}')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        f"for module in {modules!r}:\n"
-        "    importlib.import_module(module.removesuffix('.__init__'))\n"
-        "from nightowl.service.cli import main\n"
-        "for argv in (['serve', '--help'], ['enhance', '--help']):\n"
-        "    try:\n        main(argv)\n    except SystemExit as e:\n"
-        "        assert e.code == 0, e.code\n"
-        "assert not [m for m in sys.modules if m.startswith('nightowl.training')]\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "--grpc-port" in result.stdout and "--side-by-side" in result.stdout
+                     .removesuffix(".__init__") for p in (ROOT / "service").rglob("*.py"))
+    shown = help_with_blocked_imports([["serve"], ["enhance"]], imports=modules,
+                                      blocked=("torch", "nightowl.training"))
+    assert "--grpc-port" in shown and "--side-by-side" in shown
 
 
 def test_every_command_module_is_registered_and_loads():

@@ -6,8 +6,11 @@ No runtime library: the check runs before any is touched.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from nightowl.service.errors import ModelFileError
 from nightowl.service.modelrepo import entries
@@ -15,46 +18,36 @@ from nightowl.service.modelrepo.manifest import MANIFEST, find_entry, read_manif
 
 # service/modelrepo/files.py -> the repository (or editable install) root holds models/
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+T = TypeVar("T")
+
+
+class _EntryField(Generic[T]):
+    """A ModelFile attribute read from its manifest entry by one of ``entries``' readers."""
+
+    def __init__(self, read: Callable[[dict], T]) -> None:
+        self.read = read
+        self.__doc__ = read.__doc__
+
+    def __get__(self, model: ModelFile, owner: type | None = None) -> T:
+        return self.read(model.entry)
 
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A model file whose bytes match its manifest entry."""
+    """A model file whose bytes match its manifest entry; its fields read from that entry."""
 
     path: Path
     entry: dict  # the file's manifest entry (sha256, inputs, outputs, model_config, ...)
     manifest_dir: Path | None = None  # the folder of the manifest that listed it
 
-    @property
-    def precision(self) -> str:
-        """"fp32", or the precision of a copy ("fp16", "int8")."""
-        return entries.precision(self.entry)
-
-    @property
-    def sha256(self) -> str:
-        return self.entry["sha256"]
-
-    @property
-    def input_name(self) -> str:
-        return entries.input_name(self.entry)
-
-    @property
-    def input_channels(self) -> int:
-        return entries.input_channels(self.entry)
-
-    @property
-    def output_name(self) -> str:
-        return entries.output_name(self.entry)
-
-    @property
-    def output_channels(self) -> int:
-        return entries.output_channels(self.entry)
-
-    @property
-    def reference_gain(self) -> float | None:
-        """The gain the network's inputs are normalised to (inputs scaled by gain /
-        reference_gain, as in training); None: it takes frames as captured."""
-        return entries.reference_gain(self.entry)
+    precision = _EntryField(entries.precision)  # "fp32", or a copy's ("fp16", "int8")
+    sha256 = _EntryField(operator.itemgetter("sha256"))
+    input_name = _EntryField(entries.input_name)
+    input_channels = _EntryField(entries.input_channels)
+    output_name = _EntryField(entries.output_name)
+    output_channels = _EntryField(entries.output_channels)
+    reference_gain = _EntryField(entries.reference_gain)  # inputs scaled by gain / this, as
+    #   in training; None: the network takes frames as captured
 
 
 def resolve(model: str | Path, models_dir: Path | None = None) -> ModelFile:

@@ -36,13 +36,13 @@ def normalised_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def normalised(normalised_dir):
-    return served_engines(normalised_dir)
+def captured_dir(tmp_path_factory):
+    return normalised_models(tmp_path_factory.mktemp("captured"), SERVED, None)
 
 
 @pytest.fixture(scope="module")
-def captured_dir(tmp_path_factory):
-    return normalised_models(tmp_path_factory.mktemp("captured"), SERVED, None)
+def normalised(normalised_dir):
+    return served_engines(normalised_dir)
 
 
 @pytest.fixture(scope="module")

@@ -68,13 +68,3 @@ def test_missing_tesseract_fails_naming_the_package(tmp_path, monkeypatch, capsy
         main(["eval", "--quick", "--out", str(tmp_path / "out")])
     assert error.value.code == 2
     assert "tesseract-ocr" in capsys.readouterr().err
-
-
-
-@pytest.mark.parametrize(("precision", "file"), [("int8", "mim_l1_cr.int8.onnx"),
-                                                  ("fp32", "mim_l1_cr.onnx")])
-def test_networks_run_in_the_precision_asked(precision, file):
-    from nightowl.training.evaluation.methods import Network
-
-    network = Network(ROOT / "models" / "mim_l1_cr.onnx", precision=precision)
-    assert network.engine.name == file and network.engine.describe()["precision"] == precision

@@ -1,8 +1,12 @@
-"""The evaluation's networks are told the true S, as the server is told a gain."""
+"""The evaluation's networks: told the true S, as the server is told a gain, and run in the
+precision asked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.training.evaluation.methods import Condition, Network
@@ -10,6 +14,7 @@ from nightowl.training.evaluation.testset import darken, make_scene
 from nightowl.training.synth.scenes import SceneConfig
 from tests.serving import normalised_models
 
+ROOT = Path(__file__).resolve().parents[3]
 MODEL = "sim_l1_cr.onnx"  # one frame: no alignment, a quick test
 
 
@@ -35,3 +40,10 @@ def test_network_without_reference_gain_ignores_s(tmp_path):
     out, _ = network(frames)
     out_other, _ = network(Condition(low=frames.low, s=30.0))
     assert np.array_equal(out, out_other)
+
+
+@pytest.mark.parametrize(("precision", "file"), [("int8", "mim_l1_cr.int8.onnx"),
+                                                  ("fp32", "mim_l1_cr.onnx")])
+def test_networks_run_in_the_precision_asked(precision, file):
+    network = Network(ROOT / "models" / "mim_l1_cr.onnx", precision=precision)
+    assert network.engine.name == file and network.engine.describe()["precision"] == precision

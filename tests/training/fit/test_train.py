@@ -1,4 +1,5 @@
-"""The training loop end to end: a tiny run, resume, and DDP under torchrun (2 CPU ranks)."""
+"""``nightowl train`` end to end: a tiny run, resume, DDP under torchrun (2 CPU ranks), the
+time budget, --init-from, and a bad config refused in one line."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from nightowl.training.fit.config import load_config
 
 pytestmark = pytest.mark.slow  # spawns processes or servers; CI runs it
 
@@ -79,20 +78,12 @@ def test_ddp_ranks_end_with_identical_weights(tmp_path):
     assert (out / "final.pt").exists()
 
 
-def test_config_errors_name_the_key(tmp_path):
+def test_config_error_fails_train_in_one_line_naming_the_key(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text('name = "x"\nstepz = 3\n')
-    with pytest.raises(ValueError, match=r"unknown key.*stepz.*allowed"):
-        load_config(path)
     result = nightowl("train", str(path))
     assert result.returncode != 0 and "stepz" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_shipped_configs_load():
-    for path in sorted(Path(__file__).resolve().parents[3].glob("training/configs/*.toml")):
-        config = load_config(path)
-        assert config.name == path.stem
 
 
 def test_time_budget_stops_the_run_and_still_saves(tmp_path):

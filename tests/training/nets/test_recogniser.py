@@ -1,11 +1,15 @@
-"""Recogniser targets and reading: the class map follows the boxes, reading follows the map."""
+"""The character recogniser: shapes and gradients, targets (the class map follows the boxes)
+and reading (reading follows the map)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from nightowl.training.nets.recogniser import (
     IGNORE,
+    CharRecogniser,
+    RecogniserConfig,
     char_targets,
     grid_size,
     read_boxes,
@@ -41,3 +45,11 @@ def test_read_boxes_takes_the_most_likely_class_of_the_core():
     probabilities[:, rows, cols] = 0
     probabilities[1 + CHARSET.index("5"), rows, cols] = 1.0
     assert read_boxes(probabilities, [box_a, box_b]) == ["5", ""]
+
+
+def test_recogniser_shapes_and_gradients():
+    model = CharRecogniser(RecogniserConfig(width=4))
+    out = model(torch.rand(2, 3, 61, 97))
+    assert out.shape == (2, 30, *grid_size(61, 97))
+    out.logsumexp(1).mean().backward()
+    assert all(p.grad is not None for p in model.parameters())

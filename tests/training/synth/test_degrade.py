@@ -15,7 +15,6 @@ from nightowl.training.synth.degrade import (
     eq6,
     extended,
 )
-from nightowl.training.synth.samples import sample_rng
 from nightowl.training.synth.scenes import SceneConfig, render_sequence
 
 # Over 4 x 512 x 512 x 3 = 3.1 M pixels, the standard error of the mean is ~0.0012 levels and
@@ -112,8 +111,3 @@ def test_rejects_frames_that_are_not_8_bit_rgb():
         eq6(np.zeros((4, 8, 8), np.uint8), 20, 2.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="noise model"):
         NoiseConfig(model="gamma")  # type: ignore[arg-type]
-
-
-def test_sample_rng_rejects_negative_numbers():
-    with pytest.raises(ValueError, match=">= 0"):
-        sample_rng(-1, 0)

@@ -1,20 +1,17 @@
-"""``nightowl export --triton`` and ``--tensorrt``: serving artefacts from the shipped models,
-without torch. The Triton config is parsed with Triton's own ModelConfig schema."""
+"""The Triton model repository ``nightowl export --triton`` writes from the shipped models,
+without torch: the config parsed with Triton's own ModelConfig schema, and the model file
+run batched as Triton sends it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from nightowl.service.cli import main
-from nightowl.service.engines.profiles import tensorrt_version
 from nightowl.service.modelrepo.entries import sha256
 from nightowl.service.modelrepo.files import resolve
 
@@ -73,26 +70,3 @@ def test_triton_cpu_instance_has_no_gpu_accelerator(tmp_path):
     assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_CPU
     assert not config.optimization.execution_accelerators.gpu_execution_accelerator
     assert list(config.input[0].dims) == [3, -1, -1] and config.input[0].name == "frame"
-
-
-def test_bad_profile_and_unknown_model_fail_in_one_line(tmp_path, capsys):
-    for argv, message in ((["--profile-min", "2x32x32"], "min <= opt <= max"),
-                          (["--profile-max", "8x1080"], "expected BxHxW"),
-                          (["--model", "nope.onnx"], "nope.onnx is not listed")):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["export", "--triton", str(tmp_path), "--models", str(MODELS), *argv])
-        assert exit_info.value.code == 2
-        assert message in capsys.readouterr().err
-
-
-@pytest.mark.skipif(tensorrt_version() is not None, reason="TensorRT is installed here")
-def test_tensorrt_export_without_tensorrt_says_so_and_never_needs_torch(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from nightowl.service.cli import main\n"
-            f"main(['export', '--tensorrt', '--models', {str(MODELS)!r}, "
-            f"'--engine-cache', {str(tmp_path)!r}])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 2
-    assert "tensorrt package is not installed" in result.stderr
-    assert "torch" not in result.stderr.replace("nightowl[gpu]", "")

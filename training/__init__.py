@@ -1,6 +1,9 @@
-"""Offline side of nightowl: synthetic data, networks, training and export (torch lives here).
+"""Offline side of nightowl (torch lives here): the synthetic world (``synth``), the networks
+(``nets``), training (``fit``), release to the model repository (``release``) and the
+evaluation (``evaluation``). It imports the server's torch-free core, never the reverse.
 
-The data generator (``scenes``, ``degrade``, ``samples``) needs only numpy and OpenCV.
+The generator (``synth``) and the evaluation need only numpy,
+OpenCV and ONNX Runtime.
 """
 
 from importlib.metadata import PackageNotFoundError, version

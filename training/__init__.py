@@ -2,8 +2,7 @@
 (``nets``), training (``fit``), release to the model repository (``release``) and the
 evaluation (``evaluation``). It imports the server's torch-free core, never the reverse.
 
-The generator (``synth``) and the evaluation need only numpy,
-OpenCV and ONNX Runtime.
+The generator (``synth``) and the evaluation need only numpy, OpenCV and ONNX Runtime.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -64,15 +64,16 @@ def test_service_never_imports_torch():
             assert not any(n == "torch" or n.startswith("torch.") for n in names), path
 
 
-def _imported_names(path: Path) -> list[str]:
-    """Every module ``path`` imports, statically or by a string given to importlib."""
+def _imported_names(path: Path, strings: bool = True) -> list[str]:
+    """Every module ``path`` imports, statically or (``strings``) by any string constant, as
+    one given to importlib would be."""
     names = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        elif strings and isinstance(node, ast.Constant) and isinstance(node.value, str):
             names += [node.value]  # import_module("..."), __import__("..."), entry points
     return names
 
@@ -120,3 +121,38 @@ def test_every_module_imports_on_its_own():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# What each part of service/ may import, lowest first: a frame's path runs one way, and only the
+# translators and the server that wires them know a web framework.
+LAYERS = {
+    "errors": set(), "settings": set(), "cli": set(),
+    "frames": {"errors"},
+    "modelrepo": {"errors", "frames"},
+    "engines": {"errors", "settings", "modelrepo"},
+    "serving": {"errors", "settings", "frames", "engines"},
+    "rest": {"errors", "settings", "frames", "serving"},
+    "rpc": {"errors", "settings", "frames", "serving"},
+    "server": {"settings", "serving", "rest", "rpc"},
+    "serve_command": {"settings", "engines", "server"},
+    "enhance_command": {"errors", "settings", "frames", "engines", "serving"},
+}
+FRAMEWORKS = ("fastapi", "starlette", "grpc", "uvicorn", "google.protobuf")
+SPEAKS_THE_PROTOCOLS = {"rest", "rpc", "server"}
+
+
+def test_service_parts_import_only_the_layers_below_them():
+    assert {p.stem if p.is_file() else p.name for p in (ROOT / "service").iterdir()
+            if p.name != "__init__.py" and (p.suffix == ".py" or (p / "__init__.py").exists())
+            } == set(LAYERS)
+    for path in (ROOT / "service").rglob("*.py"):
+        part = path.relative_to(ROOT / "service").parts[0].removesuffix(".py")
+        if part == "__init__":
+            continue
+        for name in _imported_names(path):
+            if name.startswith("nightowl.service."):
+                used = name.split(".")[2]
+                assert used == part or used in LAYERS[part], f"{path.relative_to(ROOT)}: {name}"
+        if part not in SPEAKS_THE_PROTOCOLS:
+            spoken = [n for n in _imported_names(path, strings=False) if n.startswith(FRAMEWORKS)]
+            assert not spoken, f"{path.relative_to(ROOT)} imports {spoken}"

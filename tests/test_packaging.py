@@ -156,3 +156,31 @@ def test_service_parts_import_only_the_layers_below_them():
         if part not in SPEAKS_THE_PROTOCOLS:
             spoken = [n for n in _imported_names(path, strings=False) if n.startswith(FRAMEWORKS)]
             assert not spoken, f"{path.relative_to(ROOT)} imports {spoken}"
+
+
+# What each part of training/ may import: the generator at the bottom, the release on top; the
+# evaluation scores shipped files with the server's own code, never with the training loop.
+TRAINING_LAYERS = {
+    "synth": {"service.frames", "service.errors"},
+    "nets": {"training.synth"},
+    "fit": {"service.frames", "service.errors", "training.synth", "training.nets"},
+    "release": {"service", "training.synth", "training.nets", "training.fit"},
+    "evaluation": {"service", "training.synth", "training.nets"},
+}
+
+
+def test_training_parts_import_only_the_layers_below_them():
+    assert {p.name for p in (ROOT / "training").iterdir() if (p / "__init__.py").exists()
+            } == set(TRAINING_LAYERS)
+    for path in (ROOT / "training").rglob("*.py"):
+        parts = path.relative_to(ROOT / "training").parts
+        if len(parts) == 1:
+            continue  # training/__init__.py
+        allowed = TRAINING_LAYERS[parts[0]] | {f"training.{parts[0]}"}
+        allowed_exactly = {"training"}  # the package itself: its version
+        for name in _imported_names(path, strings=False):
+            if name.startswith("nightowl."):
+                used = name.removeprefix("nightowl.")
+                assert used in allowed_exactly or any(
+                    used == a or used.startswith(a + ".") for a in allowed), (
+                    f"{path.relative_to(ROOT)}: {name}")

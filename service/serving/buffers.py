@@ -98,13 +98,6 @@ class CameraBuffers:
         camera = self._cameras.get(camera_id)
         return None if camera is None else camera.sequence
 
-    def claim(self, camera_id: str, owner: object) -> None:
-        """Check that ``owner`` may send ``camera_id`` (CameraBusy if another stream holds it)."""
-        camera = self._cameras.get(camera_id)
-        if camera is not None and camera.owner is not None and camera.owner is not owner:
-            raise CameraBusy(f"camera {camera_id!r} is streaming on another connection; one "
-                             "connection per camera at a time")
-
     def release(self, owner: object) -> list[str]:
         """Drop every camera held by ``owner`` (its stream ended); returns their ids."""
         gone = [c for c, camera in self._cameras.items() if camera.owner is owner]

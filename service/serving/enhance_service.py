@@ -39,7 +39,7 @@ from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
 log = logging.getLogger("nightowl.service")
-Status = Literal["ok", "warming_up", "skipped", "error"]
+Status = Literal["ok", "warming_up", "skipped"]
 T = TypeVar("T")
 
 
@@ -71,11 +71,11 @@ class Staged:
 class Result:
     """The answer for one frame."""
 
-    status: Status  # ok; warming_up: fewer than T frames so far; skipped; error
+    status: Status  # ok; warming_up: fewer than T frames so far; skipped
     sequence: int = 0  # the frame's sequence number (camera frames)
     image: np.ndarray | None = None  # (H, W, 3) enhanced frame, the input's dtype; or None
     frames_used: int = 0  # distinct frames behind the image
-    reason: str = ""  # why skipped / error / buffer reset
+    reason: str = ""  # why skipped, or why the buffer restarted
     timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine
     #   (this frame's share of the batch), engine_call (the whole batch), finish, total
     gain: Gain | None = None  # the gain behind the image, and its source; None: no image

@@ -115,6 +115,14 @@ def real_inputs(checkpoint: dict, count: int = 2, first: int = 0) -> np.ndarray:
                      for i in range(first, first + count)])
 
 
+def enhancer_inputs(entry: dict, seed: int, count: int = 2, first: int = 0) -> np.ndarray:
+    """``real_inputs`` for the enhancer of manifest ``entry`` (as its model_config says), from
+    samples ``first``.. of data set ``seed``."""
+    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
+                  "config": {"data": {"val_seed": seed}}}
+    return real_inputs(checkpoint, count, first)
+
+
 def revalidate(final: Path, recogniser: Path) -> dict[str, float]:
     """An enhancer's validation figures recomputed with the shipped recogniser, so that every
     variant's character accuracy is read by the same recogniser on the same crops."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from nightowl.service.modelrepo.entries import abs_diff_parity, copy_entry, input_channels
 from nightowl.training.nets.enhancers import EnhancerConfig
-from nightowl.training.release.export import REFERENCE_SIZE, parity, real_inputs
+from nightowl.training.release.export import REFERENCE_SIZE, enhancer_inputs, parity
 
 # max |fp16 file - fp32 torch| on outputs in [0, 1], on the inputs a model sees in use (dark
 # frames, real generator frames): half an 8-bit level. Uniform [0, 1] inputs, which the models'
@@ -50,11 +50,9 @@ def export_fp16(models: Path, entry: dict) -> dict:
     channels = input_channels(entry)
     random_input = np.random.default_rng(0).random((2, channels, *REFERENCE_SIZE),
                                                    dtype=np.float32)
-    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
-                  "config": {"data": {"val_seed": 900_001}}}
     checks = {"random": parity(network, path, random_input),
               "random_dark": parity(network, path, random_input / 20),
-              "real": parity(network, path, real_inputs(checkpoint))}
+              "real": parity(network, path, enhancer_inputs(entry, 900_001))}
     worst = max(checks["random_dark"], checks["real"])
     if worst > FP16_TOLERANCE or checks["random"] > FP16_TOLERANCE_SATURATED:
         raise RuntimeError(f"{path}: fp16 differs from torch fp32 by more than "

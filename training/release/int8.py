@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from nightowl.service.modelrepo.entries import copy_entry, psnr_parity
-from nightowl.training.release.export import real_inputs
+from nightowl.training.release.export import enhancer_inputs
 from nightowl.training.release.quantize import Int8Options
 
 # int8 copies for the CPU: PSNR (dB) of the int8 file's output against the fp32 file's on
@@ -45,9 +45,7 @@ def in_use_inputs(entry: dict, count: int, first: int = 0) -> np.ndarray:
     """(count, C, 128, 128) crops of samples ``first``.. of the enhancer's own validation seed,
     as the enhancer of manifest ``entry`` sees them in use (aligned dark frames, scaled as its
     model_config says)."""
-    checkpoint = {"task": "enhancer", "model_config": entry["model_config"],
-                  "config": {"data": {"val_seed": validation_seed(entry)}}}
-    return real_inputs(checkpoint, count, first)
+    return enhancer_inputs(entry, validation_seed(entry), count, first)
 
 
 def export_int8(models: Path, entry: dict, options: Int8Options = INT8_OPTIONS) -> dict:

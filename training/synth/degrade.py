@@ -13,10 +13,29 @@ Extended model, in the order a camera applies it (all levels are 8-bit levels of
 4. read noise: Gaussian with std ``read_noise``;
 5. Q: rounding to 8 bits;
 6. JPEG compression at ``jpeg_quality`` (0 = none).
+
+Sensor model ("sensor"), a raw camera pipeline with published noise ranges:
+1. the dark frame is taken as linear raw intensity and un-white-balanced: red divided by a gain
+   in RED_GAINS, blue by one in BLUE_GAINS (Brooks et al., "Unprocessing Images for Learned
+   Raw Denoising", CVPR 2019, section 3.2);
+2. with ``demosaic`` it is mosaicked to an RGGB Bayer pattern;
+3. Poisson-Gaussian noise (Foi et al., "Practical Poissonian-Gaussian noise modeling and
+   fitting for single-image raw-data", IEEE TIP 2008): variance = shot * x + read, x in [0, 1]
+   of full scale, with shot log-uniform in SHOT_NOISE and log(read) = 2.18 log(shot) + 1.2
+   + N(0, 0.26) (Brooks et al., the fit to their cameras);
+4. demosaicked (OpenCV's bilinear Bayer demosaicing), which correlates the noise between
+   neighbouring pixels and channels; white balance restored (mean colour unchanged, the red
+   and blue noise amplified by their gains);
+5. Q, then JPEG at ``jpeg_quality`` or H.264 at ``h264_crf`` (through PyAV's bundled FFmpeg,
+   libx264, the T frames as one clip), or neither.
+
+"mixture" (training) draws each sequence's model from MIXTURE_WEIGHTS. No model is told which
+was drawn: a server knows only the frames (and the gain, when told).
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -25,7 +44,12 @@ import numpy as np
 
 from nightowl.service.frames.exposure import S_VALUES
 
-NoiseModel = Literal["eq6", "extended"]
+NoiseModel = Literal["eq6", "extended", "sensor", "mixture"]
+NOISE_MODELS: tuple[str, ...] = ("eq6", "extended", "sensor", "mixture")
+SHOT_NOISE = (1e-4, 1.2e-2)  # sensor: shot-noise variance per unit of signal (Brooks et al.)
+RED_GAINS = (1.9, 2.4)  # sensor: white-balance gains of red and blue (Brooks et al.)
+BLUE_GAINS = (1.5, 1.9)
+MIXTURE_WEIGHTS = {"eq6": 0.35, "extended": 0.25, "sensor": 0.4}
 
 
 @dataclass(frozen=True)
@@ -41,11 +65,15 @@ class NoiseConfig:
     motion_blur_probability: float = 0.5  # extended: sequences shot with exposure blur
     exposure: tuple[float, float] = (0.3, 0.9)  # extended: shutter-open fraction when blurred
     jpeg_probability: float = 0.5  # extended: sequences JPEG-compressed
-    jpeg_quality: tuple[int, int] = (35, 90)  # extended: JPEG quality range
+    jpeg_quality: tuple[int, int] = (35, 90)  # extended, sensor: JPEG quality range
+    demosaic_probability: float = 0.7  # sensor: sequences shot through a Bayer mosaic
+    h264_probability: float = 0.25  # sensor: sequences H.264-compressed (else JPEG or none)
+    h264_crf: tuple[int, int] = (18, 32)  # sensor: x264 constant rate factor range
 
     def __post_init__(self) -> None:
-        if self.model not in ("eq6", "extended"):
-            raise ValueError(f"noise model must be 'eq6' or 'extended', got {self.model!r}")
+        if self.model not in NOISE_MODELS:
+            raise ValueError(f"noise model must be one of {', '.join(NOISE_MODELS)}, got "
+                             f"{self.model!r}")
         if not self.s_values or min(self.s_values) <= 1:
             raise ValueError(f"S values must be > 1, got {self.s_values}")
         if self.sigma < 0:
@@ -64,6 +92,10 @@ class NoiseParams:
     channel_gain: tuple[float, float, float] = (1.0, 1.0, 1.0)
     exposure: float = 0.0
     jpeg_quality: int = 0
+    shot: float = 0.0  # sensor: shot-noise variance per unit signal
+    read: float = 0.0  # sensor: read-noise variance (units of full scale squared)
+    demosaic: bool = False
+    h264_crf: int = 0  # 0: no H.264
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,8 +104,15 @@ class NoiseParams:
 def draw_noise(config: NoiseConfig, rng: np.random.Generator) -> NoiseParams:
     """Draw one sequence's degradation parameters."""
     s = float(config.s_values[int(rng.integers(len(config.s_values)))])
-    if config.model == "eq6":
+    model = config.model
+    if model == "mixture":
+        names = list(MIXTURE_WEIGHTS)
+        weights = np.asarray([MIXTURE_WEIGHTS[n] for n in names])
+        model = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    if model == "eq6":
         return NoiseParams(model="eq6", s=s, sigma=config.sigma)
+    if model == "sensor":
+        return _draw_sensor(config, s, rng)
     exposure = (float(rng.uniform(*config.exposure))
                 if rng.random() < config.motion_blur_probability else 0.0)
     quality = (int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
@@ -86,11 +125,101 @@ def draw_noise(config: NoiseConfig, rng: np.random.Generator) -> NoiseParams:
                        exposure=exposure, jpeg_quality=quality)
 
 
+def _draw_sensor(config: NoiseConfig, s: float, rng: np.random.Generator) -> NoiseParams:
+    shot = float(np.exp(rng.uniform(*np.log(SHOT_NOISE))))
+    read = float(np.exp(2.18 * np.log(shot) + 1.2 + rng.normal(0, 0.26)))
+    wb = (float(rng.uniform(*RED_GAINS)), 1.0, float(rng.uniform(*BLUE_GAINS)))
+    demosaic = bool(rng.random() < config.demosaic_probability)
+    crf = quality = 0
+    codec = rng.random()
+    if codec < config.h264_probability:
+        crf = int(rng.integers(config.h264_crf[0], config.h264_crf[1] + 1))
+    elif codec < config.h264_probability + config.jpeg_probability:
+        quality = int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
+    return NoiseParams(model="sensor", s=s, channel_gain=wb, shot=shot, read=read,
+                       demosaic=demosaic, jpeg_quality=quality, h264_crf=crf)
+
+
 def degrade(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
     """Dark, noisy uint8 frames from clean uint8 RGB frames of any leading shape (..., 3)."""
     if params.model == "eq6":
         return eq6(frames, params.s, params.sigma, rng)
+    if params.model == "sensor":
+        return sensor(frames, params, rng)
     return extended(frames, params, rng)
+
+
+def sensor(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
+    """The raw-pipeline model (see the module docstring): (..., H, W, 3) uint8 clean frames ->
+    dark frames, the clean mean colour kept (white balance undone and redone)."""
+    _check_frames(frames)
+    wb = np.asarray(params.channel_gain, np.float32)
+    raw = frames.astype(np.float32) * (np.float32(1 / (255 * params.s)) / wb)
+    shape = raw.shape
+    flat = raw.reshape(-1, *shape[-3:])
+    out = np.empty(flat.shape, np.float32)
+    for i, frame in enumerate(flat):
+        if params.demosaic:
+            mosaic = _mosaic(frame)
+            noisy = _poisson_gaussian(mosaic, params, rng)
+            bayer = np.clip(noisy * 65535 + 0.5, 0, 65535).astype(np.uint16)
+            # OpenCV names Bayer patterns from the second row: RGGB is its "BG"
+            out[i] = cv2.cvtColor(bayer, cv2.COLOR_BayerBG2RGB).astype(np.float32) / 65535
+        else:
+            out[i] = _poisson_gaussian(frame, params, rng)
+    low = _quantise((out * wb * 255).reshape(shape))
+    if params.h264_crf:
+        return _h264(low, params.h264_crf)
+    if params.jpeg_quality:
+        return _jpeg(low, params.jpeg_quality)
+    return low
+
+
+def _mosaic(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H, W) RGGB Bayer samples."""
+    mosaic = np.empty(frame.shape[:2], np.float32)
+    mosaic[0::2, 0::2] = frame[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = frame[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = frame[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = frame[1::2, 1::2, 2]
+    return mosaic
+
+
+def _poisson_gaussian(signal: np.ndarray, params: NoiseParams,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Signal in [0, 1] of full scale plus heteroscedastic Gaussian noise of variance
+    shot * x + read (the Gaussian approximation of Poisson-Gaussian noise)."""
+    std = np.sqrt(np.maximum(signal, 0) * np.float32(params.shot) + np.float32(params.read))
+    return signal + std * rng.standard_normal(signal.shape, dtype=np.float32)
+
+
+def _h264(frames: np.ndarray, crf: int) -> np.ndarray:
+    """(T, H, W, 3) or (..., T, H, W, 3) uint8 frames through an H.264 encode and decode."""
+    import av  # PyAV: its wheels carry FFmpeg with libx264
+
+    flat = frames.reshape(-1, *frames.shape[-4:]) if frames.ndim > 4 else frames[None]
+    out = np.empty_like(flat)
+    for k, clip in enumerate(flat):
+        height, width = clip.shape[1:3]
+        even = np.pad(clip, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="h264") as container:
+            stream = container.add_stream("libx264", rate=25)
+            stream.width, stream.height = even.shape[2], even.shape[1]
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
+            for image in even:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        buffer.seek(0)
+        with av.open(buffer, "r", format="h264") as container:
+            decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        if len(decoded) != len(clip):
+            raise RuntimeError(f"H.264 round trip returned {len(decoded)} of {len(clip)} frames")
+        out[k] = np.stack(decoded)[:, :height, :width]
+    return out.reshape(frames.shape)
 
 
 def eq6(frames: np.ndarray, s: float, sigma: float, rng: np.random.Generator) -> np.ndarray:

@@ -1,10 +1,16 @@
 """Synthetic fixed-camera traffic sequences with exact masks, flows and plate labels.
 
-A sequence is T frames of a static night street with 1-3 vehicles driving along the road. Each
+A sequence is T frames of a static night scene with 1-3 vehicles driving along the road. Each
 vehicle is one sprite warped by a similarity transform per frame: it moves along its ray from
 the vanishing point and scales with it, which is what a planar vehicle front does under
 perspective. Because every frame is a warp of the same sprite, the dense flow that maps each
 frame onto the last one is known exactly.
+
+The static scene is a rendered night street or, with ``photo_backgrounds``, a photograph
+relit for night (``night.py``); ``textured_vehicles`` gives vehicle bodies a photograph's
+texture, and ``photo_patches`` adds free photo patches that move with their own affine motion
+in front of everything and occlude each other (as optical-flow data sets are made), so that
+motion is not only our vehicles'. Masks and flows stay exact for all of them.
 
 Conventions (used by every consumer of a :class:`Sequence`):
 - frames are RGB, index 0 is the oldest and index T-1 (frame T) the newest;
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from nightowl.training.synth import night, photos
 from nightowl.training.synth.plates import PLATE_STYLES, draw_plate, pick_font, random_plate_rows
 from nightowl.training.synth.roads import RoadLayout, render_background
 from nightowl.training.synth.vehicles import VehicleSprite, draw_vehicle
@@ -41,6 +48,15 @@ class SceneConfig:
     two_row_probability: float = 0.2  # plates with a small upper row
     scale_step: tuple[float, float] = (1.015, 1.07)  # per-frame size ratio of a moving vehicle
     receding_probability: float = 0.3  # vehicles driving away (seen from the rear)
+    photo_backgrounds: float = 0.0  # sequences whose static scene is a relit photograph
+    textured_vehicles: float = 0.0  # vehicles whose body carries a photograph's texture
+    photo_patches: tuple[int, int] = (0, 0)  # free moving photo patches per sequence (range)
+    photo_split: photos.Split = "train"  # the photographs' split (photos.py)
+
+    @property
+    def uses_photos(self) -> bool:
+        return (self.photo_backgrounds > 0 or self.textured_vehicles > 0
+                or self.photo_patches[1] > 0)
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -50,6 +66,16 @@ class SceneConfig:
             raise ValueError(f"frames (T) must be >= 1, got {self.frames}")
         if not 1 <= self.max_vehicles <= 8:
             raise ValueError(f"max_vehicles must be in 1..8, got {self.max_vehicles}")
+        for name in ("photo_backgrounds", "textured_vehicles"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], got "
+                                 f"{getattr(self, name)}")
+        if not 0 <= self.photo_patches[0] <= self.photo_patches[1] <= 16:
+            raise ValueError(f"photo_patches must be a range (lo, hi) with 0 <= lo <= hi <= "
+                             f"16, got {self.photo_patches}")
+        if self.photo_split not in photos.SPLITS:
+            raise ValueError(f"photo_split must be one of {photos.SPLITS}, got "
+                             f"{self.photo_split!r}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,36 @@ class _Track:
         return out
 
 
+@dataclass(frozen=True)
+class _PatchSprite:
+    rgb: np.ndarray  # (h, w, 3) float32, premultiplied by alpha
+    alpha: np.ndarray  # (h, w) float32
+
+
+@dataclass(frozen=True)
+class _PatchTrack:
+    """A free photo patch: per frame it moves by ``shift`` px, turns by ``turn`` radians and
+    scales by ``grow`` about its own centre (the motion of frame t is that step to the power
+    t - T, so fractional times interpolate it)."""
+
+    sprite: _PatchSprite
+    at_last: np.ndarray  # (2, 3) sprite px -> frame px on frame T
+    shift: np.ndarray  # (2,) px per frame
+    turn: float
+    grow: float
+
+    def affine(self, t: float, last: int) -> np.ndarray:
+        steps = t - last
+        h, w = self.sprite.alpha.shape
+        centre = self.at_last[:, :2] @ np.array([w / 2, h / 2]) + self.at_last[:, 2]
+        angle, scale = self.turn * steps, self.grow**steps
+        c, s = np.cos(angle) * scale, np.sin(angle) * scale
+        motion = np.array([[c, -s], [s, c]])
+        linear = motion @ self.at_last[:, :2]
+        offset = motion @ (self.at_last[:, 2] - centre) + centre + self.shift * steps
+        return np.hstack([linear, offset[:, None]])
+
+
 def render_sequence(config: SceneConfig, rng: np.random.Generator,
                     exposure: float = 0.0, exposure_samples: int = 5) -> Sequence:
     """Render one sequence.
@@ -130,8 +186,14 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     """
     width, height, last = config.width, config.height, config.frames - 1
     tracks, layout = _place_vehicles(config, rng)
-    background = render_background(rng, width, height, layout)
+    if config.photo_backgrounds > 0 and rng.random() < config.photo_backgrounds:
+        photo = photos.random_crop(rng, config.photo_split, width, height)
+        background = night.relight(photo, rng)
+    else:
+        background = render_background(rng, width, height, layout)
     tracks.sort(key=lambda tr: tr.at_last[1, 2] + tr.at_last[1, 1] * tr.sprite.anchor[1])
+    vehicle_count = len(tracks)
+    tracks += _place_patches(config, rng)
 
     clean = np.empty((config.frames, height, width, 3), np.uint8)
     masks = np.zeros((config.frames, height, width), bool)
@@ -151,9 +213,10 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
             acc = sum(_compose(background, tracks, t + o, last) for o in offsets)
             blurred[t] = _to_uint8(acc / len(offsets))
     flows = _flows(tracks, owners[last], config.frames)
-    plates = [_plate_label(tr, i, owners[last], width, height) for i, tr in enumerate(tracks)]
+    plates = [_plate_label(tr, i, owners[last], width, height)
+              for i, tr in enumerate(tracks[:vehicle_count])]
     vehicles = [VehicleLabel(view=tr.sprite.view, scale_step=float(tr.scale_step), depth_rank=i)
-                for i, tr in enumerate(tracks)]
+                for i, tr in enumerate(tracks[:vehicle_count])]
     return Sequence(clean=clean, masks=masks, flows=flows, background=background_u8,
                     plates=plates, vehicles=vehicles, blurred=blurred, owners=owners,
                     opaque=opaque)
@@ -177,7 +240,49 @@ def _make_sprite(rng: np.random.Generator, config: SceneConfig, cap: float,
     font = pick_font(rng, "".join(rows))
     style = list(PLATE_STYLES)[int(rng.integers(len(PLATE_STYLES)))]
     plate = draw_plate(rng, rows, font, style, caps)
-    return draw_vehicle(rng, plate, rng.uniform(2.4, 3.4), "rear" if receding else "front")
+    texture = None
+    if config.textured_vehicles > 0 and rng.random() < config.textured_vehicles:
+        texture = photos.random_crop(rng, config.photo_split, 128, 128, zoom=(0.1, 0.5))
+    return draw_vehicle(rng, plate, rng.uniform(2.4, 3.4), "rear" if receding else "front",
+                        texture=texture)
+
+
+def _place_patches(config: SceneConfig, rng: np.random.Generator) -> list[_PatchTrack]:
+    """0..n free photo patches, each a soft-edged ellipse or polygon of a photograph, placed
+    anywhere on frame T and moving with a random small affine motion."""
+    lo, hi = config.photo_patches
+    if hi == 0:
+        return []
+    width, height = config.width, config.height
+    tracks = []
+    for _ in range(int(rng.integers(lo, hi + 1))):
+        size = int(rng.uniform(0.08, 0.3) * min(width, height))
+        aspect = rng.uniform(0.5, 2.0)
+        w, h = max(8, int(size * np.sqrt(aspect))), max(8, int(size / np.sqrt(aspect)))
+        texture = photos.random_crop(rng, config.photo_split, w, h, zoom=(0.1, 0.6))
+        texture = night.relight(texture, rng) if rng.random() < 0.5 else texture
+        alpha = np.zeros((h, w), np.uint8)
+        if rng.random() < 0.5:
+            cv2.ellipse(alpha, (w // 2, h // 2), (w // 2 - 1, h // 2 - 1), 0, 0, 360, (255,),
+                        -1, cv2.LINE_AA)
+        else:
+            angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 8))))
+            radii = rng.uniform(0.6, 1.0, len(angles))
+            pts = np.stack([w / 2 + (w / 2 - 1) * radii * np.cos(angles),
+                            h / 2 + (h / 2 - 1) * radii * np.sin(angles)], axis=1)
+            cv2.fillPoly(alpha, [np.round(pts * 16).astype(np.int32)], (255,), cv2.LINE_AA,
+                         shift=4)
+        a = alpha.astype(np.float32) / 255
+        sprite = _PatchSprite(rgb=texture * a[..., None], alpha=a)
+        x, y = rng.uniform(-0.1, 0.9) * width, rng.uniform(-0.1, 0.9) * height
+        at_last = np.array([[1.0, 0.0, x], [0.0, 1.0, y]])
+        speed = rng.uniform(0.5, 8.0)
+        heading = rng.uniform(0, 2 * np.pi)
+        tracks.append(_PatchTrack(sprite=sprite, at_last=at_last,
+                                  shift=speed * np.array([np.cos(heading), np.sin(heading)]),
+                                  turn=float(np.radians(rng.uniform(-4, 4))),
+                                  grow=float(rng.uniform(0.96, 1.04))))
+    return tracks
 
 
 def _motion(rng: np.random.Generator, config: SceneConfig) -> tuple[float, bool, float]:
@@ -190,7 +295,7 @@ def _motion(rng: np.random.Generator, config: SceneConfig) -> tuple[float, bool,
 
 
 def _place_vehicles(config: SceneConfig,
-                    rng: np.random.Generator) -> tuple[list[_Track], RoadLayout]:
+                    rng: np.random.Generator) -> tuple[list, RoadLayout]:
     width, height = config.width, config.height
     # The first vehicle's plate is on frame T; the road is laid out around it.
     step, receding, zoom = _motion(rng, config)
@@ -236,7 +341,7 @@ def _place_vehicles(config: SceneConfig,
 
 
 # --- rendering -------------------------------------------------------------------------------
-def _compose(background: np.ndarray, tracks: list[_Track], t: float, last: int,
+def _compose(background: np.ndarray, tracks: list, t: float, last: int,
              layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Background with every vehicle warped to time ``t`` (far to near), float32 RGB.
 
@@ -270,7 +375,7 @@ def _compose(background: np.ndarray, tracks: list[_Track], t: float, last: int,
     return frame
 
 
-def _flows(tracks: list[_Track], owner_last: np.ndarray, frames: int) -> np.ndarray:
+def _flows(tracks: list, owner_last: np.ndarray, frames: int) -> np.ndarray:
     """Backward flow of every frame onto the last: exact for each vehicle's pixels."""
     height, width = owner_last.shape
     last = frames - 1

@@ -40,8 +40,11 @@ class VehicleSprite:
 
 
 def draw_vehicle(rng: np.random.Generator, plate: PlateDrawing, width_over_plate: float,
-                 view: View) -> VehicleSprite:
-    """Draw a vehicle ``width_over_plate`` times as wide as ``plate``, with the plate mounted."""
+                 view: View, texture: np.ndarray | None = None) -> VehicleSprite:
+    """Draw a vehicle ``width_over_plate`` times as wide as ``plate``, with the plate mounted.
+
+    ``texture`` (h, w, 3) float32 in [0, 1], a photograph's patch, modulates the body (not the
+    plate): its detail over the body colour, its mean brightness left to the colour."""
     plate_h, plate_w = plate.image.shape[:2]
     width = plate_w * width_over_plate
     van = rng.random() < 0.25
@@ -59,6 +62,8 @@ def draw_vehicle(rng: np.random.Generator, plate: PlateDrawing, width_over_plate
     colour = np.asarray(BODY_COLOURS[int(rng.integers(len(BODY_COLOURS)))], np.float64)
     colour = np.clip(colour * rng.uniform(0.85, 1.1), 0, 255)
     _draw_body(rng, canvas, pt, colour, van, view)
+    if texture is not None:
+        _texture_body(canvas, texture)
 
     # Mount the plate: a small rotation and shear, centred low on the body.
     cx, cy = pt(0.5 + rng.uniform(-0.02, 0.02), rng.uniform(0.72, 0.78))
@@ -73,6 +78,14 @@ def draw_vehicle(rng: np.random.Generator, plate: PlateDrawing, width_over_plate
     return VehicleSprite(rgb=canvas[..., :3].astype(np.float32) * scale,
                          alpha=canvas[..., 3].astype(np.float32) * scale, anchor=pt(0.5, 1.0),
                          char_quads=quads, plate=plate, view=view)
+
+
+def _texture_body(canvas: np.ndarray, texture: np.ndarray) -> None:
+    size = (canvas.shape[1], canvas.shape[0])
+    detail = cv2.resize(texture, size, interpolation=cv2.INTER_LINEAR)
+    detail = detail / max(float(detail.mean()), 1e-3)
+    body = canvas[..., :3].astype(np.float32) * np.clip(detail, 0.2, 3.0)
+    canvas[..., :3] = np.clip(body + 0.5, 0, 255).astype(np.uint8)
 
 
 def _draw_shadow(canvas: np.ndarray, centre: tuple[float, float], width: float) -> None:

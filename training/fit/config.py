@@ -7,7 +7,7 @@ falls back to a default.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
 
@@ -30,7 +30,13 @@ class DataConfig:
     crop: CropConfig = field(default_factory=CropConfig)
 
     def samples(self) -> SampleConfig:
+        """The training stream's samples (photographs of ``scene.photo_split``)."""
         return SampleConfig(scene=self.scene, noise=self.noise)
+
+    def val_samples(self) -> SampleConfig:
+        """The validation set's samples: photographs of the "val" split, never trained on."""
+        scene = replace(self.scene, photo_split="val") if self.scene.uses_photos else self.scene
+        return SampleConfig(scene=scene, noise=self.noise)
 
 
 @dataclass(frozen=True)

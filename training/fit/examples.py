@@ -23,11 +23,19 @@ from nightowl.training.synth.scenes import CharLabel
 class CropConfig:
     size: int = 128  # px, side of the square crops
     plate_probability: float = 0.85  # crops that hold a readable plate; the rest fall anywhere
+    per_sample: int = 1  # training crops cut from each rendered, degraded and aligned sample
+    # (rendering and alignment cost more than a training step on the CPU)
+
+    def __post_init__(self) -> None:
+        if self.per_sample < 1:
+            raise ValueError(f"per_sample must be >= 1, got {self.per_sample}")
 
 
-def crop_rng(sample: Sample) -> np.random.Generator:
-    """The crop's randomness: fixed per sample, so validation crops never change."""
-    return np.random.default_rng([sample.seed, sample.index, 1])
+def crop_rng(sample: Sample, crop: int = 0) -> np.random.Generator:
+    """The randomness of a sample's ``crop``-th crop: fixed, so validation crops never change
+    (the first crop is the one a sample always had)."""
+    key = [sample.seed, sample.index, 1] + ([crop] if crop else [])
+    return np.random.default_rng(key)
 
 
 def crop_origin(sample: Sample, crop: CropConfig, rng: np.random.Generator) -> tuple[int, int]:
@@ -90,9 +98,10 @@ class EnhancerExamples:
     reference_gain: float | None = None  # the network's EnhancerConfig.reference_gain
 
     def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
-        size = self.crop.size
-        x0, y0 = crop_origin(sample, self.crop, crop_rng(sample))
-        window = (slice(y0, y0 + size), slice(x0, x0 + size))
+        return self.many(sample, 1)[0]
+
+    def many(self, sample: Sample, count: int | None = None) -> list[dict[str, np.ndarray]]:
+        """``count`` (default ``crop.per_sample``) crops of one sample, aligned once."""
         if self.kind == "mim":
             # the very alignment the server runs: what is trained is what is served
             from nightowl.service.frames.alignment import AlignmentConfig, align_to_last
@@ -100,9 +109,17 @@ class EnhancerExamples:
             frames, _ = align_to_last(sample.low, self.alignment or AlignmentConfig())
         else:
             frames = sample.low[-1:]
+        scale = input_scale(frames.dtype, sample.noise.s, self.reference_gain)
+        return [self._crop(sample, frames, scale, k)
+                for k in range(count or self.crop.per_sample)]
+
+    def _crop(self, sample: Sample, frames: np.ndarray, scale: np.float32,
+              crop: int) -> dict[str, np.ndarray]:
+        size = self.crop.size
+        x0, y0 = crop_origin(sample, self.crop, crop_rng(sample, crop))
+        window = (slice(y0, y0 + size), slice(x0, x0 + size))
         seq = sample.sequence
         chars = shifted_chars(sample, x0, y0, size)
-        scale = input_scale(frames.dtype, sample.noise.s, self.reference_gain)
         return {"inputs": network_input(frames[:, window[0], window[1]], scale),
                 "target": network_input(seq.clean[-1][window]),
                 "mask": seq.masks[-1][window][None].astype(np.float32),

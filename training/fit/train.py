@@ -47,9 +47,11 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
     validation = validation_batches(config, task, device) if rank == 0 else []
+    per_sample = getattr(config.data.crop, "per_sample", 1) if config.task == "enhancer" else 1
     stream = SyntheticSequences(config.data.samples(), seed=config.data.train_seed,
-                                start=step * config.batch_size * world,
-                                transform=task.examples, rank=rank, world_size=world)
+                                start=step * config.batch_size * world // per_sample,
+                                transform=task.examples.many if per_sample > 1
+                                else task.examples, rank=rank, world_size=world)
     loader = iter(DataLoader(stream, batch_size=config.batch_size, num_workers=config.workers,
                              persistent_workers=config.workers > 0))
     log = _CsvLog(out / "log.csv", append=resume) if rank == 0 else None
@@ -162,19 +164,31 @@ def _schedule(config: TrainConfig, optimiser: torch.optim.Optimizer, clock: _Clo
 
 
 def _initialise(model: nn.Module, source: str) -> None:
-    """Start from released weights (an exported .onnx) or another run's final.pt."""
+    """Start from released weights (an exported .onnx) or another run's final.pt. A residual
+    model started from a direct one keeps the U-Nets' features and zeroes their image heads,
+    so it starts as its base (see ``enhancers``)."""
     if source.endswith(".onnx"):
+        from nightowl.service.modelrepo.manifest import find_entry, read_manifest
         from nightowl.training.nets.onnx_weights import load_onnx_weights
 
         load_onnx_weights(model, source)
-        return
-    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
-    model.load_state_dict(checkpoint["model"])
+        entry = find_entry(read_manifest(Path(source).parent), Path(source).name) or {}
+        source_config = entry.get("model_config", {})
+    else:
+        checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+        model.load_state_dict(checkpoint["model"])
+        source_config = checkpoint.get("model_config", {})
+    config = getattr(model, "config", None)
+    formulation = getattr(config, "formulation", None)
+    if formulation and formulation != source_config.get("formulation", "direct"):
+        from nightowl.training.nets.enhancers import zero_image_heads
+
+        zero_image_heads(model)
 
 
 def validation_batches(config: TrainConfig, task, device: torch.device) -> list[Batch]:
     make = getattr(task, "val_examples", task.examples)
-    samples = config.data.samples()
+    samples = config.data.val_samples()
     examples = [make(make_sample(samples, config.data.val_seed, i))
                 for i in range(config.data.val_count)]
     size = config.batch_size

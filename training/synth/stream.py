@@ -27,7 +27,8 @@ class SyntheticSequences(_Base):
 
     With ``W`` DataLoader workers and ``world_size`` processes, worker ``w`` of rank ``r`` yields
     indices ``start + (r * W + w) + k * world_size * W`` for k = 0, 1, ...: disjoint, and
-    together every index exactly once. ``transform`` maps each sample before it is yielded.
+    together every index exactly once. ``transform`` maps each sample before it is yielded; a
+    transform that returns a list (several crops of one sample) has each item yielded.
     """
 
     def __init__(self, config: SampleConfig | None = None, seed: int = 0, start: int = 0,
@@ -52,5 +53,9 @@ class SyntheticSequences(_Base):
         stride = self.world_size * workers
         index = self.start + shard
         while True:
-            yield self[index]
+            item = self[index]
+            if isinstance(item, list):
+                yield from item
+            else:
+                yield item
             index += stride

@@ -20,3 +20,13 @@ def test_shipped_configs_load():
     for path in sorted(Path(__file__).resolve().parents[3].glob("training/configs/*.toml")):
         config = load_config(path)
         assert config.name == path.stem
+
+
+def test_validation_draws_the_val_photographs_and_training_the_train_ones():
+    from nightowl.training.fit.config import load_config
+
+    config = load_config("training/configs/mim_l1_cr.toml")
+    assert config.data.scene.uses_photos
+    assert config.data.samples().scene.photo_split == "train"
+    assert config.data.val_samples().scene.photo_split == "val"
+    assert config.data.noise.model == "mixture"

@@ -88,3 +88,16 @@ def test_recogniser_example_is_the_clean_crop_with_the_same_labels(sample):
 def test_a_crop_larger_than_the_frame_is_refused(sample):
     with pytest.raises(ValueError, match="crop size 512 px does not fit frames of 256x256"):
         EnhancerExamples(kind="sim", crop=CropConfig(size=512))(sample)
+
+
+def test_several_crops_of_one_sample_share_its_alignment_and_differ_in_place(sample):
+    examples = EnhancerExamples(kind="mim", crop=CropConfig(size=64, per_sample=3))
+    crops = examples.many(sample)
+    assert len(crops) == 3
+    assert all(np.array_equal(crops[0][k], examples(sample)[k]) for k in crops[0])  # first = one
+    assert not np.array_equal(crops[1]["target"], crops[2]["target"])
+
+
+def test_per_sample_must_be_positive():
+    with pytest.raises(ValueError, match="per_sample"):
+        CropConfig(per_sample=0)

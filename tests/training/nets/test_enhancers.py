@@ -66,3 +66,47 @@ def test_loss_falls_when_overfitting_one_batch(kind):
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < 0.6 * losses[0]
+
+
+# --- the residual formulation -----------------------------------------------------------------
+def test_an_untrained_residual_sim_is_the_gain_scaled_frame():
+    config = EnhancerConfig(kind="sim", width=4, depth=2, reference_gain=25.0,
+                            formulation="residual")
+    model = build_enhancer(config).eval()
+    frame = torch.rand(1, 3, 32, 48) * 0.03
+    assert torch.allclose(model(frame), (frame * 25).clamp(0, 1))
+
+
+def test_an_untrained_residual_mim_is_the_gain_scaled_mean_of_the_aligned_frames():
+    config = EnhancerConfig(kind="mim", frames=4, width=4, depth=2, reference_gain=25.0,
+                            formulation="residual")
+    model = build_enhancer(config).eval()
+    frames = torch.rand(2, 12, 32, 32) * 0.04
+    mean = frames.reshape(2, 4, 3, 32, 32).mean(dim=1) * 25
+    assert torch.allclose(model(frames), mean.clamp(0, 1), atol=1e-6)
+
+
+def test_residual_outputs_are_clamped_only_outside_training():
+    config = EnhancerConfig(kind="sim", width=4, depth=2, reference_gain=25.0,
+                            formulation="residual")
+    model = build_enhancer(config)
+    bright = torch.full((1, 3, 16, 16), 0.08)  # 0.08 * 25 = 2: beyond full scale
+    assert model.train()(bright).max() > 1.5  # the loss still sees, and corrects, overshoot
+    assert model.eval()(bright).max() == 1.0
+
+
+def test_the_residual_formulation_needs_a_reference_gain():
+    with pytest.raises(ValueError, match="reference_gain"):
+        EnhancerConfig(formulation="residual")
+    with pytest.raises(ValueError, match="formulation"):
+        EnhancerConfig(formulation="additive", reference_gain=25.0)
+
+
+def test_zeroing_the_image_heads_keeps_the_mask_net():
+    from nightowl.training.nets.enhancers import zero_image_heads
+
+    model = build_enhancer(EnhancerConfig(kind="mim", width=4, depth=2))
+    mask_head = model.mask.head.weight.clone()
+    zero_image_heads(model)
+    assert not model.moving.head.weight.any() and not model.stationary.head.weight.any()
+    assert torch.equal(model.mask.head.weight, mask_head)

@@ -111,3 +111,70 @@ def test_rejects_frames_that_are_not_8_bit_rgb():
         eq6(np.zeros((4, 8, 8), np.uint8), 20, 2.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="noise model"):
         NoiseConfig(model="gamma")  # type: ignore[arg-type]
+
+
+# --- the sensor model -------------------------------------------------------------------------
+def sensor_params(**overrides) -> NoiseParams:
+    values = {"model": "sensor", "s": 20.0, "channel_gain": (2.0, 1.0, 1.7), "shot": 4e-3,
+              "read": 2e-6, "demosaic": False}
+    return NoiseParams(**{**values, **overrides})
+
+
+def test_sensor_keeps_the_mean_colour_and_amplifies_red_and_blue_noise():
+    image = flat(160)
+    low = degrade(image, sensor_params(), np.random.default_rng(0)).astype(np.float64)
+    assert np.allclose(low.mean(axis=(0, 1, 2)), 8.0, atol=0.05)  # white balance undone, redone
+    std = low.std(axis=(0, 1, 2))
+    # Poisson-Gaussian variance of the raw channel, times its white-balance gain squared
+    for channel, gain in enumerate((2.0, 1.0, 1.7)):
+        raw = 160 / (255 * 20) / gain
+        expected = np.sqrt(raw * 4e-3 + 2e-6) * gain * 255
+        assert std[channel] == pytest.approx(np.sqrt(expected**2 + QUANTISATION_VARIANCE),
+                                             rel=0.03)
+
+
+def test_demosaicing_correlates_the_noise_of_neighbouring_pixels():
+    image = flat(200)[:1]
+    plain = degrade(image, sensor_params(shot=1e-2), np.random.default_rng(1))[0, ..., 1]
+    mosaic = degrade(image, sensor_params(shot=1e-2, demosaic=True),
+                     np.random.default_rng(1))[0, ..., 1]
+
+    def neighbour_correlation(channel: np.ndarray) -> float:
+        x = channel.astype(np.float64) - channel.mean()
+        return float((x[:, 1:] * x[:, :-1]).mean() / x.var())
+
+    assert abs(neighbour_correlation(plain)) < 0.05
+    assert neighbour_correlation(mosaic) > 0.2
+
+
+def test_h264_round_trip_keeps_every_frame_and_odd_sizes():
+    rng = np.random.default_rng(3)
+    image = rng.integers(60, 200, (4, 51, 67, 3), dtype=np.uint8)
+    low = degrade(image, sensor_params(h264_crf=20), np.random.default_rng(0))
+    reference = degrade(image, sensor_params(), np.random.default_rng(0))
+    assert low.shape == image.shape and low.dtype == np.uint8
+    assert 0 < np.abs(low.astype(float) - reference).mean() < 3.0  # compressed, not replaced
+
+
+def test_sensor_draws_stay_in_the_published_ranges():
+    from nightowl.training.synth.degrade import BLUE_GAINS, RED_GAINS, SHOT_NOISE
+
+    rng = np.random.default_rng(0)
+    draws = [draw_noise(NoiseConfig(model="sensor"), rng) for _ in range(200)]
+    assert all(SHOT_NOISE[0] <= d.shot <= SHOT_NOISE[1] for d in draws)
+    assert all(RED_GAINS[0] <= d.channel_gain[0] <= RED_GAINS[1] for d in draws)
+    assert all(BLUE_GAINS[0] <= d.channel_gain[2] <= BLUE_GAINS[1] for d in draws)
+    assert not any(d.jpeg_quality and d.h264_crf for d in draws)  # one codec at most
+    assert {bool(d.h264_crf) for d in draws} == {True, False}
+    assert {d.demosaic for d in draws} == {True, False}
+
+
+def test_the_mixture_draws_every_model():
+    rng = np.random.default_rng(0)
+    models = [draw_noise(NoiseConfig(model="mixture"), rng).model for _ in range(100)]
+    assert set(models) == {"eq6", "extended", "sensor"}
+
+
+def test_unknown_noise_models_are_refused_by_name():
+    with pytest.raises(ValueError, match="eq6, extended, sensor, mixture"):
+        NoiseConfig(model="gaussian")

@@ -162,3 +162,67 @@ def _hidden_pixels(seq, index: int) -> int:
     rows, cols = np.nonzero(owned)
     extent = seq.owners[-1][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     return int((extent > index).sum())
+
+
+# --- photo scenes -----------------------------------------------------------------------------
+PHOTO_SCENE = SceneConfig(photo_backgrounds=1.0, textured_vehicles=1.0, photo_patches=(2, 3))
+
+
+@pytest.fixture(scope="module")
+def photo_sequences():
+    return [render_sequence(PHOTO_SCENE, sample_rng(11, i)) for i in range(6)]
+
+
+def test_photo_scenes_keep_exact_flows_for_vehicles_and_patches(photo_sequences):
+    errors = []
+    for seq in photo_sequences:
+        last = seq.clean.shape[0] - 1
+        for t in range(last):
+            warped, inside = warp_onto_last(seq.clean[t], seq.flows[t])
+            visible = visible_in_both(seq, t, inside)
+            error = np.abs(warped.astype(np.int16) - seq.clean[last].astype(np.int16))
+            assert error[visible & (seq.owners[last] < 0)].max(initial=0) == 0
+            on_patch = visible & (seq.owners[last] >= len(seq.vehicles))
+            if on_patch.sum() > 100:
+                errors.append(float(error[on_patch].mean()))
+    assert errors, "the patches show in both frames"
+    assert np.mean(errors) < MEAN_WARP_ERROR_PER_PAIR
+
+
+def test_photo_patches_move_are_masked_and_carry_no_plates(photo_sequences):
+    for seq in photo_sequences:
+        patches = seq.owners[-1] >= len(seq.vehicles)
+        assert seq.masks[-1][patches].all()
+        assert len(seq.plates) == len(seq.vehicles)
+        still = ~seq.masks[-1]
+        assert np.array_equal(seq.clean[-1][still], seq.background[still])
+    moving = [np.linalg.norm(seq.flows[0], axis=-1)[seq.owners[-1] >= len(seq.vehicles)]
+              for seq in photo_sequences]
+    assert np.mean(np.concatenate(moving) > 0.2) > 0.9
+
+
+def test_photo_backgrounds_are_photographs_not_the_rendered_street(photo_sequences):
+    rendered = render_sequence(SceneConfig(), sample_rng(11, 0)).background
+    assert not np.array_equal(photo_sequences[0].background, rendered)
+    # a photograph's texture: more distinct colours than the rendered street's gradients
+    colours = [len(np.unique(seq.background.reshape(-1, 3), axis=0)) for seq in photo_sequences]
+    assert np.median(colours) > 5000
+
+
+def test_the_default_scene_never_reads_a_photograph(monkeypatch):
+    from nightowl.training.synth import photos
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a default scene drew a photograph")
+
+    monkeypatch.setattr(photos, "random_crop", refuse)
+    render_sequence(SceneConfig(), sample_rng(3, 1))
+
+
+def test_photo_options_are_checked():
+    with pytest.raises(ValueError, match="photo_backgrounds"):
+        SceneConfig(photo_backgrounds=1.5)
+    with pytest.raises(ValueError, match="photo_patches"):
+        SceneConfig(photo_patches=(3, 1))
+    with pytest.raises(ValueError, match="photo_split"):
+        SceneConfig(photo_split="holdout")

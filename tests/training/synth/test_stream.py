@@ -45,3 +45,14 @@ def test_dataloader_workers_split_the_stream():
     loader = DataLoader(stream, batch_size=None, num_workers=2)
     indices = [int(i) for i in itertools.islice(iter(loader), 10)]
     assert sorted(indices) == list(range(10))
+
+
+def test_a_transform_returning_several_items_yields_each():
+    from itertools import islice
+
+    from nightowl.training.synth.samples import SampleConfig
+    from nightowl.training.synth.scenes import SceneConfig
+
+    config = SampleConfig(scene=SceneConfig(width=32, height=32))
+    stream = SyntheticSequences(config, seed=2, transform=lambda s: [s.index, s.index])
+    assert list(islice(iter(stream), 6)) == [0, 0, 1, 1, 2, 2]

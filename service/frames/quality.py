@@ -1,5 +1,6 @@
-"""Image quality against a reference, for images in [0, 1]: the one PSNR and SSIM of nightowl
-(the evaluation, the int8 copies' bound, the training loop's validation and the benches)."""
+"""Image quality against a reference, for images in [0, 1]: the one PSNR, SSIM and block colour
+error of nightowl (the evaluation, the int8 copies' bound, the training loop's validation and the
+benches)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,19 @@ def ssim(output: np.ndarray, target: np.ndarray) -> float:
     vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
     index = ((2 * mx * my + _C1) * (2 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
     return float(index.mean())
+
+
+def colour_error(output: np.ndarray, target: np.ndarray, block: int = 16) -> float:
+    """Mean absolute difference, in 8-bit levels averaged over channels, of the ``block`` x
+    ``block`` means of (H, W, 3) images in [0, 1]: how far colour and brightness are off,
+    blind to the noise and fine detail that PSNR and SSIM also weigh. Edge rows and columns
+    that fill no whole block are left out."""
+    height, width = target.shape[0] // block * block, target.shape[1] // block * block
+    if not height or not width:
+        raise ValueError(f"images must be at least {block} x {block} px, got {target.shape}")
+
+    def means(image: np.ndarray) -> np.ndarray:
+        cut = image[:height, :width].astype(np.float32)
+        return cut.reshape(height // block, block, width // block, block, -1).mean(axis=(1, 3))
+
+    return float(np.abs(means(output) - means(target)).mean() * 255)

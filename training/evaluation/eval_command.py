@@ -1,5 +1,6 @@
-"""``nightowl eval``: the paper's Table 1 on a fixed synthetic test set, with classical baselines,
-written as report.json, report.md, a contact sheet and a plot of the rate against S."""
+"""``nightowl eval``: the paper's Table 1 on fixed synthetic and photo test sets, with classical
+baselines, written as report.json, report.md, a contact sheet per split and a plot of the rate
+against S."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import platform
 import time
 from pathlib import Path
 
-HELP = "score every method on the fixed synthetic test set (the paper's Table 1)"
+HELP = "score every method on the fixed synthetic and photo test sets (the paper's Table 1)"
 
-QUICK_COUNT = 6  # sequences in --quick (each under every S and both noise models)
-FULL_COUNT = 300
+# sequences per split (each under every S and noise model); chosen so that the full run takes
+# about 20 minutes on 2 cores (bench/README.md, "Evaluation cost")
+FULL_COUNT, FULL_PHOTO_COUNT = 100, 40
+QUICK_COUNT, QUICK_PHOTO_COUNT = 1, 1  # --quick: a smoke run, well under a minute
+SHEETS = {"synthetic": "contact_sheet.png", "photo": "contact_sheet_photo.png"}
 
 
 def _served_precision() -> str:
@@ -27,8 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default eval)")
     parser.add_argument("--models", type=Path, default=Path("models"), help="model repository "
                         "with recogniser.onnx and the four networks (default models)")
-    parser.add_argument("--count", type=int, default=None, help=f"test sequences (default "
-                        f"{FULL_COUNT}; --quick: {QUICK_COUNT})")
+    parser.add_argument("--splits", default="synthetic,photo", help="test splits, comma "
+                        "separated: synthetic (rendered streets), photo (relit test "
+                        "photographs; needs the Debian wallpaper packages) (default both)")
+    parser.add_argument("--count", type=int, default=None, help=f"synthetic test sequences "
+                        f"(default {FULL_COUNT}; --quick: {QUICK_COUNT})")
+    parser.add_argument("--photo-count", type=int, default=None, help=f"photo test sequences "
+                        f"(default {FULL_PHOTO_COUNT}, at most --count; --quick: "
+                        f"{QUICK_PHOTO_COUNT})")
     parser.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each "
                         "(default 1)")
@@ -43,15 +53,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{_served_precision()})")
 
 
-def run(args: argparse.Namespace, fail) -> int:
-    from nightowl.training.evaluation import methods, ocr
-
+def counts(args: argparse.Namespace) -> dict[str, int]:
+    """Sequences per split asked for: the photo split defaults to at most --count."""
     count = args.count if args.count is not None else (QUICK_COUNT if args.quick else FULL_COUNT)
-    if count < 1 or args.jobs < 1:
-        fail(f"--count and --jobs must be >= 1, got {count} and {args.jobs}")
+    photo = args.photo_count if args.photo_count is not None else min(
+        count, QUICK_PHOTO_COUNT if args.quick else FULL_PHOTO_COUNT)
+    chosen = [s.strip() for s in args.splits.split(",") if s.strip()]
+    return {split: photo if split == "photo" else count for split in dict.fromkeys(chosen)}
+
+
+def run(args: argparse.Namespace, fail) -> int:
+    from nightowl.training.evaluation import methods, ocr, testset
+    from nightowl.training.synth.photos import PhotosUnavailableError
+
+    per_split = counts(args)
+    if not per_split or min(per_split.values()) < 1 or args.jobs < 1:
+        fail(f"--splits must name a split, and --count, --photo-count and --jobs must be >= 1, "
+             f"got {per_split} and {args.jobs}")
     try:
+        for split in per_split:
+            testset.check_split(split)
         ocr.check_tesseract()
-    except ocr.OcrUnavailableError as error:
+    except (ValueError, PhotosUnavailableError, ocr.OcrUnavailableError) as error:
         fail(str(error))
     networks = dict(methods.NETWORKS)
     if args.default not in networks.values():
@@ -60,58 +83,83 @@ def run(args: argparse.Namespace, fail) -> int:
     missing = [n for n in needed if not (args.models / n).is_file()]
     if missing:
         fail(f"{args.models} lacks {', '.join(missing)} (needed: {', '.join(needed)})")
-    command = (f"nightowl eval --out {args.out} --count {count} --jobs {args.jobs}"
+    command = (f"nightowl eval --out {args.out}"
+               + (f" --splits {','.join(per_split)}" if list(per_split) != list(testset.SPLITS)
+                  else "")
+               + (f" --count {per_split['synthetic']}" if "synthetic" in per_split else "")
+               + (f" --photo-count {per_split['photo']}" if "photo" in per_split else "")
+               + f" --jobs {args.jobs}"
                + (f" --models {args.models}" if args.models != Path("models") else "")
                + (f" --default {args.default}" if args.default != "mim_l1_cr.onnx" else "")
                + (f" --precision {args.precision}" if args.precision != _served_precision()
                   else "")
                + (f" --publish {args.publish}" if args.publish else ""))
-    return _evaluate(args.out, args.models, tuple(networks.items()), count, args.jobs, command,
-                     args.publish, args.precision)
+    return _evaluate(args.out, args.models, tuple(networks.items()), per_split, args.jobs,
+                     command, args.publish, args.precision)
 
 
-def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...], count: int,
-              jobs: int, command: str, publish: Path | None = None,
+def _evaluate(out: Path, models: Path, networks: tuple[tuple[str, str], ...],
+              per_split: dict[str, int], jobs: int, command: str, publish: Path | None = None,
               precision: str = "int8") -> int:
     import cv2
     from tqdm import tqdm
 
-    from nightowl.training.evaluation import pictures, report
+    from nightowl.training.evaluation import pictures, report, testset
     from nightowl.training.evaluation.publish import publish as publish_page
     from nightowl.training.evaluation.runner import EvalSettings, run_scenes
-    from nightowl.training.evaluation.testset import TEST_SEED
 
-    settings = EvalSettings(models=models, networks=networks, precision=precision)
+    splits = tuple(per_split)
+    settings = EvalSettings(models=models, networks=networks, precision=precision,
+                            splits=splits)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    records, sheet = [], []
+    tasks = [(split, i) for split in splits for i in range(per_split[split])]
+    records: list[dict] = []
+    sheet: dict[str, list[dict]] = {split: [] for split in splits}
     with (out / "records.jsonl").open("w") as log:
-        for scene_records, item in tqdm(run_scenes(settings, list(range(count)), jobs),
-                                        total=count, desc="test sequences", unit="seq"):
+        for scene_records, item in tqdm(run_scenes(settings, tasks, jobs), total=len(tasks),
+                                        desc="test sequences", unit="seq"):
             records += scene_records
             log.writelines(json.dumps(r) + "\n" for r in scene_records)
             if item is not None:
-                sheet.append(item)
+                sheet[item["split"]].append(item)
     elapsed = time.perf_counter() - start
     names, noises, s_values = settings.methods, settings.noises, settings.s_values
-    rows, aggregator = report.build_rows(records, names, noises, s_values)
-    result = {"command": command, "test_seed": TEST_SEED, "sequences": count,
-              "methods": names, "noise_models": list(noises), "s_values": list(s_values),
-              "models": {name: file for name, file in networks}, "precision": precision,
+    rows, aggregator = report.build_rows(records, names, splits, noises, s_values)
+    result = {"command": command, "test_seed": testset.TEST_SEED,
+              "splits": {split: {"seed": testset.SPLITS[split].seed,
+                                 "sequences": per_split[split]} for split in splits},
+              "sequences": len(tasks), "methods": names, "noise_models": list(noises),
+              "s_values": list(s_values), "models": {name: file for name, file in networks},
+              "precision": precision,
               "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
                           f"cores, {jobs} worker(s) of one thread",
               "elapsed_s": round(elapsed, 1), "rows": rows,
-              "targets": {n: report.targets(rows, aggregator, n, s_values) for n in noises}}
+              "targets": report.all_targets(rows, aggregator, splits, noises, s_values)}
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
-    tables = report.markdown(rows, aggregator, names, noises, s_values, command) + "\n"
+    tables = report.markdown(rows, aggregator, names, splits, noises, s_values, command) + "\n"
     (out / "report.md").write_text(tables)
-    image = pictures.contact_sheet(sheet, names) if sheet else None
-    if image is not None:
-        cv2.imwrite(str(out / "contact_sheet.png"), image[..., ::-1])
-    plot = pictures.rate_plot(rows, names, noises, s_values)
+    images = {split: _sheet(sheet[split], split, settings.told, names)
+              for split in splits if sheet[split]}
+    for split, image in images.items():
+        cv2.imwrite(str(out / SHEETS[split]), image[..., ::-1])
+    plot = pictures.rate_plot(rows, settings.told, splits, noises, s_values)
     cv2.imwrite(str(out / "rate_vs_s.png"), plot[..., ::-1])
     if publish is not None:
-        print(f"wrote {publish_page(publish, result, tables, image, plot)}")
-    print(f"evaluated {count} sequences in {elapsed:.0f} s; wrote {out}/report.json, report.md, "
-          f"{'contact_sheet.png, ' if sheet else ''}rate_vs_s.png and records.jsonl")
+        print(f"wrote {publish_page(publish, result, tables, images, plot)}")
+    print(f"evaluated {len(tasks)} sequences in {elapsed:.0f} s; wrote {out}/report.json, "
+          f"report.md, {''.join(SHEETS[s] + ', ' for s in images)}rate_vs_s.png and "
+          "records.jsonl")
     return 0
+
+
+def _sheet(items: list[dict], split: str, told: list[str], names: list[str]):
+    """A split's contact sheet: the told rows; on the photo split, at full size and with the
+    served default told the estimated gain too (what a camera that sends no gain gets)."""
+    from nightowl.training.evaluation import pictures, report
+
+    if split != "photo":
+        return pictures.contact_sheet(items, told)
+    guessed = report.BEST + report.ESTIMATED
+    columns = [*told, guessed] if guessed in names else told
+    return pictures.contact_sheet(items, columns, pictures.PHOTO_TILE, pictures.PHOTO_CROP)

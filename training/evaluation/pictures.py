@@ -10,7 +10,9 @@ import numpy as np
 
 from nightowl.training.evaluation.reading import plate_box
 
-TILE = 176  # px, side of a frame tile on the contact sheet
+TILE = 176  # px, side of a frame tile on the synthetic contact sheet
+CROP = 96  # px, height of the enlarged plate under each tile
+PHOTO_TILE, PHOTO_CROP = 256, 128  # the photo sheet: frames at their own size, to judge colour
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, GREY, DARK = (235, 235, 235), (150, 150, 150), (24, 24, 24)
 # one colour per row of the table (RGB), in row order
@@ -24,51 +26,66 @@ def _title(width: int, text: str, height: int = 22) -> np.ndarray:
     return bar
 
 
-def _tile(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The frame, and under it the plate crop enlarged (nearest, so pixels stay visible)."""
-    frame = cv2.resize(image, (TILE, TILE), interpolation=cv2.INTER_AREA)
+def _tile(image: np.ndarray, box: tuple[float, float, float, float] | None,
+          tile: int = TILE, crop_height: int = CROP) -> np.ndarray:
+    """The frame, and under it the plate crop enlarged (nearest, so pixels stay visible); the
+    frame alone when the scene has no scored plate."""
+    frame = image.copy() if image.shape[:2] == (tile, tile) else cv2.resize(
+        image, (tile, tile), interpolation=cv2.INTER_AREA)
+    if box is None:
+        return np.pad(frame, ((2, 2), (2, 2), (0, 0)))
+    under = np.full((crop_height, tile, 3), DARK, np.uint8)
     x0, y0, x1, y1 = box
     pad = 0.35 * (y1 - y0) + 2
     h, w = image.shape[:2]
     left, top = max(0, int(x0 - pad)), max(0, int(y0 - pad))
     right, bottom = min(w, int(np.ceil(x1 + pad))), min(h, int(np.ceil(y1 + pad)))
     crop = image[top:bottom, left:right]
-    scale = min(TILE / crop.shape[1], 96 / crop.shape[0])
+    scale = min(tile / crop.shape[1], crop_height / crop.shape[0])
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    under = np.full((96, TILE, 3), DARK, np.uint8)
-    oy, ox = (96 - crop.shape[0]) // 2, (TILE - crop.shape[1]) // 2
+    oy, ox = (crop_height - crop.shape[0]) // 2, (tile - crop.shape[1]) // 2
     under[oy:oy + crop.shape[0], ox:ox + crop.shape[1]] = crop
-    cv2.rectangle(frame, (int(left * TILE / w), int(top * TILE / h)),
-                  (int(right * TILE / w), int(bottom * TILE / h)), (255, 64, 64), 1)
+    cv2.rectangle(frame, (int(left * tile / w), int(top * tile / h)),
+                  (int(right * tile / w), int(bottom * tile / h)), (255, 64, 64), 1)
     return np.pad(np.vstack([frame, under]), ((2, 2), (2, 2), (0, 0)))
 
 
-def contact_sheet(items: Sequence[dict], methods: Sequence[str]) -> np.ndarray:
+def contact_sheet(items: Sequence[dict], methods: Sequence[str], tile: int = TILE,
+                  crop_height: int = CROP) -> np.ndarray:
     """(H, W, 3) uint8 RGB: one row per item, columns the dark frame brightened by S ("gain"),
-    each method, and the ground truth last; each tile shows the frame and the enlarged plate."""
+    each of ``methods``, and the ground truth last; each tile shows the frame and the enlarged
+    plate."""
     order = [m for m in methods if m != "ground truth"] + ["ground truth"]
     rows = []
     for item in sorted(items, key=lambda i: i["index"]):
-        box = plate_box(item["plate"])
-        tiles = [_tile(item["images"][m], box) for m in order]
+        plate = item["plate"]
+        box = plate_box(plate) if plate is not None else None
+        tiles = [_tile(item["images"][m], box, tile, crop_height) for m in order]
         row = np.hstack(tiles)
-        rows.append(np.vstack([_title(row.shape[1], f"test sequence {item['index']}, noise "
-                                      f"{item['noise']}, S = {item['S']:g}, plate "
-                                      f"{item['plate'].text}"), row]))
+        title = (f"{item.get('split', 'synthetic')} test sequence {item['index']}, noise "
+                 f"{item['noise']}, S = {item['S']:g}, "
+                 + (f"plate {plate.text}" if plate is not None else "no scored plate"))
+        rows.append(np.vstack([_title(row.shape[1], title), row]))
     sheet = np.vstack(rows)
-    header = np.full((26, sheet.shape[1], 3), DARK, np.uint8)
+    header = np.full((42, sheet.shape[1], 3), DARK, np.uint8)
     width = sheet.shape[1] // len(order)
     for i, name in enumerate(order):
         label = "dark x S (gain)" if name == "gain" else name
-        cv2.putText(header, label, (i * width + 8, 18), FONT, 0.5, WHITE, 1, cv2.LINE_AA)
+        first, _, rest = label.partition(" (estimated")
+        cv2.putText(header, first, (i * width + 8, 18), FONT, 0.5, WHITE, 1, cv2.LINE_AA)
+        if rest:
+            cv2.putText(header, "(estimated" + rest, (i * width + 8, 36), FONT, 0.45, WHITE, 1,
+                        cv2.LINE_AA)
     return np.vstack([header, sheet])
 
 
-def rate_plot(rows: Sequence[dict], methods: Sequence[str], noises: Sequence[str],
-              s_values: Sequence[float], key: str = "char_rate") -> np.ndarray:
-    """(H, W, 3) uint8 RGB: correct-answer rate against S, one panel per noise model."""
-    panels = [_panel(rows, methods, noise, s_values, key) for noise in noises]
-    plot = np.hstack(panels)
+def rate_plot(rows: Sequence[dict], methods: Sequence[str], splits: Sequence[str],
+              noises: Sequence[str], s_values: Sequence[float], key: str = "char_rate"
+              ) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: correct-answer rate against S, one panel per noise model (columns)
+    and split (rows)."""
+    plot = np.vstack([np.hstack([_panel(rows, methods, split, noise, s_values, key)
+                                 for noise in noises]) for split in splits])
     legend = np.full((30 * ((len(methods) + 3) // 4), plot.shape[1], 3), 255, np.uint8)
     for i, m in enumerate(methods):
         x, y = 20 + (i % 4) * (plot.shape[1] // 4), 20 + 30 * (i // 4)
@@ -78,8 +95,9 @@ def rate_plot(rows: Sequence[dict], methods: Sequence[str], noises: Sequence[str
     return np.vstack([plot, legend])
 
 
-def _panel(rows: Sequence[dict], methods: Sequence[str], noise: str, s_values: Sequence[float],
-           key: str, size: tuple[int, int] = (520, 380)) -> np.ndarray:
+def _panel(rows: Sequence[dict], methods: Sequence[str], split: str, noise: str,
+           s_values: Sequence[float], key: str, size: tuple[int, int] = (520, 380)
+           ) -> np.ndarray:
     width, height = size
     left, right, top, bottom = 60, 20, 40, 50
     panel = np.full((height, width, 3), 255, np.uint8)
@@ -100,12 +118,13 @@ def _panel(rows: Sequence[dict], methods: Sequence[str], noise: str, s_values: S
         cv2.putText(panel, f"{s:g}", (x - 9, y + 22), FONT, 0.45, DARK, 1, cv2.LINE_AA)
     cv2.rectangle(panel, to_px(lo_s, 1), to_px(hi_s, 0), DARK, 1)
     cv2.putText(panel, "S", (width // 2, height - 8), FONT, 0.5, DARK, 1, cv2.LINE_AA)
-    cv2.putText(panel, f"correct-answer rate ({key}), noise {noise}", (left, 25), FONT, 0.5,
+    cv2.putText(panel, f"{key}, {split} split, noise {noise}", (left, 25), FONT, 0.5,
                 DARK, 1, cv2.LINE_AA)
     for i, m in enumerate(methods):
         points = []
         for s in s_values:
-            row = next(r for r in rows if (r["method"], r["noise"], r["S"]) == (m, noise, s))
+            row = next(r for r in rows
+                       if (r["method"], r["split"], r["noise"], r["S"]) == (m, split, noise, s))
             if row[key] is not None:
                 points.append(to_px(s, row[key]))
         colour = COLOURS[i % len(COLOURS)]

@@ -1,7 +1,8 @@
 """The committed evaluation page: ``EVAL.md`` with the run's tables and its pictures.
 
-``nightowl eval --publish models`` writes ``models/EVAL.md`` and ``models/eval/`` (the contact
-sheet as a JPEG at 3/4 size and the plot), so the page always comes from one whole run.
+``nightowl eval --publish models`` writes ``models/EVAL.md`` and ``models/eval/`` (the synthetic
+contact sheet as a JPEG at 3/4 size, the photo contact sheet at full size, and the plot), so the
+page always comes from one whole run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-HEAD = """# Evaluation: the paper's Table 1 on nightowl's test set
+from nightowl.training.evaluation.testset import PHOTO_SEED
+
+# split -> (file under eval/, scale, JPEG quality): the photo sheet stays at full size, so that
+# plates and colours can be judged on it
+SHEET_FILES = {"synthetic": ("contact_sheet.jpg", 0.75, 82),
+               "photo": ("contact_sheet_photo.jpg", 1.0, 90)}
+
+HEAD = """# Evaluation: the paper's Table 1 on nightowl's test sets
 
 Produced by `nightowl eval` (`training/evaluation/`) on the files in
 this folder. Exact command (run from the repository root; {elapsed_s:.0f} s,
@@ -21,28 +29,40 @@ this folder. Exact command (run from the repository root; {elapsed_s:.0f} s,
 {command}
 ```
 
-`report.json` (the rows below, per S and overall, with intervals) and `report.md` are written
-under `--out`; this page holds that run's tables and pictures. `nightowl eval --quick` runs the
-same on 6 sequences; `--publish models` rewrites this page.
+`report.json` (the rows below, per S and overall, with intervals, and the targets) and
+`report.md` are written under `--out`; this page holds that run's tables and pictures.
+`nightowl eval --quick` runs the same on one sequence of each split; `--publish models`
+rewrites this page.
 
 ## How it is measured
 
-- **Test set**: {sequences} synthetic sequences (256x256, T = 4) of data set seed {test_seed},
-  which no training or validation config uses. Paired design: each clean sequence is rendered
-  once and darkened under every condition: S in {{20, 22, 25, 28, 30}} x two noise models, the
-  paper's Eq. 6 (sigma 2) and the extended camera model (shot and read noise, colour shift,
-  motion blur and JPEG in half of the sequences; `training/synth/degrade.py`). All shipped networks
-  were trained on Eq. 6 only, so the `extended` tables are the robustness figure of a model
-  tested on noise it never saw.
+- **Test sets** ({split_counts}): 256x256 sequences, T = 4, in two splits with their own data
+  set seeds, which no training or validation config uses. *synthetic* (seed {test_seed}): the
+  generator's rendered night streets (`SceneConfig()` defaults). *photo* (seed {photo_seed}):
+  relit photographs as static scenes, half the vehicles textured with photographs and 1-3 free
+  moving photo patches, every photograph from the "test" split of the Debian wallpaper
+  packages (`training/synth/photos.py`, split by file hash, so no network was trained on them).
+  Paired design: each clean sequence is rendered once and darkened under every condition:
+  S in {{20, 22, 25, 28, 30}} x three noise models, each its own table: the paper's Eq. 6
+  (sigma 2); the extended camera model (shot and read noise, colour shift, motion blur and
+  JPEG in half of the sequences); and the sensor model (a raw pipeline: white balance undone,
+  Bayer mosaic in 70% of the sequences, Poisson-Gaussian noise, demosaicking, then JPEG or
+  H.264) (`training/synth/degrade.py`). The extended and sensor cameras are drawn once per
+  sequence; each condition replaces only their S.
 - **Rows**: *ground truth* (the clean frame T); *gain* (dark frame T times S); *classical*
   (the 4 frames aligned onto frame T with the server's optical flow,
   `nightowl.service.frames.alignment.align_to_last`, averaged, times S, then OpenCV's non-local
   means `fastNlMeansDenoisingColored` with h = 0.8 x the estimated noise std, chosen by PSNR on a
-  seed outside the test set); the four shipped networks. Every row is told the true S: a
+  seed outside the test set); the four shipped networks. These rows are told the true S: a
   network trained on exposure-normalised frames (`reference_gain` in its manifest entry) gets
   its input scaled by S / reference_gain, as in training and as the server does with a told
   gain; a network without one takes the frames as captured, so S changes nothing for it. The
   served default is `mim_l1_cr.onnx`, the *MIM L1+L_CR* row.
+- **Estimated rows** (*... (estimated gain)*): classical and each network again, told instead
+  the server's own estimate of S from the dark frame T
+  (`nightowl.service.frames.exposure.estimate_gain`, what a camera that sends no gain gets;
+  its time is included). *gain* is told S only. The *S told* column is the mean S a row was
+  told: the true mean for told rows, the estimate's mean for estimated ones.
 - **Precision**: the networks ran in **{precision}** on ONNX Runtime's CPU engine, as the
   server runs them there (`--precision`; int8: each file's listed `*.int8.onnx` copy, the
   server's CPU default; fp32: the files themselves).
@@ -55,46 +75,73 @@ same on 6 sequences; `--publish models` rewrites this page.
     text lines (where each row of characters lies) and finds the characters itself: along each
     row, the most likely class per 4-px cell column, runs of one class read as one character
     (`training/evaluation/reading.py`). Validation reads at the true character boxes instead,
-    which is why the ground-truth row is a little below the model card's 0.989.
+    which is why the ground-truth row is a little below the model card's figure.
   - *Tesseract* 5 (Debian's `tesseract-ocr`, LSTM, `eng`), trained by nobody here: the
     plate's text region in grey, scaled to 48-px lines, stretched, made dark-on-light,
     whitelisted to the plate characters (`training/evaluation/ocr.py`). It reads clean
     synthetic plates imperfectly (the ground-truth row), so compare rows against that ceiling.
-  - 95% intervals: percentile bootstrap over the test sequences (2000 resamples; characters of
-    one sequence are not independent). Differences between rows use the same resamples
-    (paired) and are called significant when their interval excludes 0.
+  - 95% intervals: percentile bootstrap over the test sequences, within each split (2000
+    resamples; characters of one sequence are not independent). Differences between rows use
+    the same resamples (paired) and are called significant when their interval excludes the
+    target's line.
 - **PSNR / SSIM**: against the clean frame T, whole frame (SSIM: Gaussian window sigma 1.5,
   channel mean), and PSNR on the *moving* pixels only (the generator's true moving-object mask
   of frame T), averaged over sequences.
+- **Colour error**: how far colour and brightness are off, blind to noise and fine detail: the
+  mean absolute difference between the 16x16-px block means of the output and of the clean
+  frame T, in 8-bit levels, averaged over the three channels
+  (`nightowl.service.frames.quality.colour_error`).
 - **ms/frame**: wall time to produce one output frame, one thread of ONNX Runtime / OpenCV per
-  process, measured inside the run while 2 worker processes shared the 2-core machine with
-  other work; the multi-frame rows include the alignment. Compare rows with each other, not
-  with the serving benchmarks.
+  process, measured inside the run while the worker processes shared the machine with other
+  work; the multi-frame rows include the alignment. Compare rows with each other, not with the
+  serving benchmarks.
+- **Targets**, per split and noise model: MIM L1+L_CR against classical (whole-frame PSNR at
+  least 1 dB higher, lower colour error, at least as many characters read by each recogniser),
+  each with the gain told and with it estimated; the paper's ordering (SIM L1 < SIM L1+L_CR,
+  MIM L1 < MIM L1+L_CR, SIM < MIM); and, on the synthetic split under Eq. 6, MIM L1+L_CR's
+  rate over the ground truth's at S = 30.
 
-![Contact sheet: each method on test sequences, plates enlarged](eval/contact_sheet.jpg)
+{pictures}
 
-*Test sequences 0-5 under Eq. 6 at S = 20, 22, 25, 28, 30, 20: the dark frame brightened by S,
-the classical baseline, SIM L1, SIM L1+L_CR, MIM L1, MIM L1+L_CR and the clean frame, each with
-its plate enlarged below (the red box on the frame).*
-
-![Correct-answer rate against S, per method and noise model](eval/rate_vs_s.png)
+![Correct-answer rate against S, per method, split and noise model](eval/rate_vs_s.png)
 
 ## Results
 
 """
 
+CAPTIONS = {
+    "synthetic": ("Contact sheet: each method on synthetic test sequences, plates enlarged",
+                  "*Synthetic test sequences 0-5 under Eq. 6 at S = 20, 22, 25, 28, 30, 20: the "
+                  "dark frame brightened by S, the classical baseline, SIM L1, SIM L1+L_CR, "
+                  "MIM L1, MIM L1+L_CR and the clean frame, each with its plate enlarged below "
+                  "(the red box on the frame).*"),
+    "photo": ("Contact sheet: each method on photo test sequences, at full size",
+              "*Photo test sequences 0-5 under the sensor model at S = 20, 22, 25, 28, 30, 20, "
+              "at the frames' own 256x256 size: the same columns, and MIM L1+L_CR told the "
+              "estimated gain before the clean frame; the first scored plate, if any, enlarged "
+              "below.*"),
+}
 
-def publish(folder: Path, report: dict, tables: str, sheet: np.ndarray | None,
+
+def publish(folder: Path, report: dict, tables: str, sheets: dict[str, np.ndarray],
             plot: np.ndarray) -> Path:
     """Write ``folder``/EVAL.md and its pictures from one run; returns the page's path."""
     pictures = folder / "eval"
     pictures.mkdir(parents=True, exist_ok=True)
-    if sheet is not None:
-        small = cv2.resize(sheet, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
-        cv2.imwrite(str(pictures / "contact_sheet.jpg"), small[..., ::-1],
-                    [cv2.IMWRITE_JPEG_QUALITY, 82])
+    shown = []
+    for split, sheet in sheets.items():
+        name, scale, quality = SHEET_FILES[split]
+        if scale != 1:
+            sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(pictures / name), sheet[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        alt, caption = CAPTIONS[split]
+        shown.append(f"![{alt}](eval/{name})\n\n{caption}")
     cv2.imwrite(str(pictures / "rate_vs_s.png"), plot[..., ::-1],
                 [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    splits = report["splits"]
+    fields = {**report, "pictures": "\n\n".join(shown),
+              "split_counts": ", ".join(f"{v['sequences']} {k}" for k, v in splits.items()),
+              "photo_seed": PHOTO_SEED}
     page = folder / "EVAL.md"
-    page.write_text(HEAD.format(**report) + tables.split("\n", 1)[1].lstrip())
+    page.write_text(HEAD.format(**fields) + tables.split("\n", 1)[1].lstrip())
     return page

@@ -1,8 +1,10 @@
 """The evaluation run: every test scene under every condition, through every method.
 
-A worker takes one scene at a time: it darkens it at each (noise model, S), runs each method,
-reads every scored plate with the recogniser and with Tesseract, and measures the images. The
-result is one record per (scene, noise, S, method); ``report`` aggregates them.
+A worker takes one scene of one split at a time: it darkens it at each (noise model, S), runs
+each method told the true S and, for the classical baseline and the networks, again told the
+server's estimate of S, reads every scored plate with the recogniser and with Tesseract, and
+measures the images. The result is one record per (split, scene, noise, S, method); ``report``
+aggregates them.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ from nightowl.service.frames import quality
 from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.evaluation import methods, ocr, reading
 from nightowl.training.evaluation.scoring import correct_chars
-from nightowl.training.evaluation.testset import NOISE_MODELS, EvalScene, darken, make_scene
+from nightowl.training.evaluation.testset import (
+    NOISE_MODELS,
+    SPLITS,
+    EvalScene,
+    darken,
+    split_scene,
+)
 
 GROUND_TRUTH = "ground truth"
-SHEET_NOISE = "eq6"  # the contact sheet shows this noise model
+# split -> the noise model its contact sheet shows: the paper's on the synthetic split, the raw
+# camera pipeline on the photographs
+SHEET_NOISE = {"synthetic": "eq6", "photo": "sensor"}
 
 
 @dataclass(frozen=True)
@@ -34,12 +44,21 @@ class EvalSettings:
     precision: str = "int8"  # "int8": the networks' listed int8 copies, as the CPU server runs
     noises: tuple[str, ...] = NOISE_MODELS
     s_values: tuple[float, ...] = S_VALUES
-    sheet_scenes: int = 6  # scenes 0..n-1 give the contact sheet one row each (if they have
-    # a scored plate), at S = s_values[index % len(s_values)]
+    splits: tuple[str, ...] = tuple(SPLITS)
+    estimated: bool = True  # also run classical and the networks told the estimated gain
+    sheet_scenes: int = 6  # scenes 0..n-1 of each split give its contact sheet one row each,
+    # at S = s_values[index % len(s_values)] (their first scored plate enlarged, if any)
+
+    @property
+    def told(self) -> list[str]:
+        """The rows told the true S (and the ground truth), in row order."""
+        return [GROUND_TRUTH, "gain", "classical", *(name for name, _ in self.networks)]
 
     @property
     def methods(self) -> list[str]:
-        return [GROUND_TRUTH, "gain", "classical", *(name for name, _ in self.networks)]
+        """Every row: the told ones, then classical and the networks with the gain estimated."""
+        guessing = [name + methods.ESTIMATED for name in self.told[2:]] if self.estimated else []
+        return [*self.told, *guessing]
 
 
 class Evaluator:
@@ -58,26 +77,28 @@ class Evaluator:
                                                  precision=settings.precision)
         self.tesseract = ocr.check_tesseract()
 
-    def scene(self, index: int) -> tuple[list[dict], dict | None]:
-        """Records of scene ``index`` and, for the first scenes, its contact-sheet images."""
-        scene = make_scene(index)
+    def scene(self, split: str, index: int) -> tuple[list[dict], dict | None]:
+        """Records of scene ``index`` of ``split`` and, for its first scenes, its contact-sheet
+        images."""
+        scene = split_scene(split, index)
         records, crops, sheet = [], [], None
         clean = scene.sequence.clean[-1].astype(np.float32) / 255
         moving = scene.sequence.masks[-1]
         for noise in self.settings.noises:
             for s in self.settings.s_values:
                 condition = methods.Condition(low=darken(scene, noise, s), s=s)
-                outputs = {GROUND_TRUTH: (clean, 0.0)}
-                for name, method in self.methods.items():
-                    outputs[name] = method(condition)
+                outputs, told = self._outputs(condition, clean)
                 reads = self._read(scene, {k: v[0] for k, v in outputs.items()})
                 for name, (image, ms) in outputs.items():
                     truth = name == GROUND_TRUTH
-                    record = {"index": index, "noise": noise, "S": s, "method": name,
+                    record = {"split": split, "index": index, "noise": noise, "S": s,
+                              "method": name, "s_told": told.get(name),
                               "ms": None if truth else ms,
                               "psnr": None if truth else quality.psnr(image, clean),
                               "ssim": None if truth else quality.ssim(image, clean),
                               "psnr_moving": None if truth else quality.psnr(image, clean, moving),
+                              "colour_error": None if truth else quality.colour_error(image,
+                                                                                      clean),
                               "plates": []}
                     for plate, read in zip(scene.plates, reads[name], strict=True):
                         record["plates"].append({"truth": plate.labels, "read": read})
@@ -85,7 +106,8 @@ class Evaluator:
                                       len(reading.plate_rows(plate))))
                     records.append(record)
                 if self._on_sheet(scene, noise, s):
-                    sheet = {"index": index, "S": s, "noise": noise, "plate": scene.plates[0],
+                    sheet = {"split": split, "index": index, "S": s, "noise": noise,
+                             "plate": scene.plates[0] if scene.plates else None,
                              "dark": condition.low[-1],
                              "images": {k: _to_uint8(v[0]) for k, v in outputs.items()}}
         self._ocr(crops)
@@ -96,6 +118,28 @@ class Evaluator:
             record["correct_ocr"] = sum(correct_chars(p["truth"], p["ocr"]) for p in plates)
             record["reads"] = [[p["truth"], p["read"], p["ocr"]] for p in plates]
         return records, sheet
+
+    def _outputs(self, condition: methods.Condition, clean: np.ndarray
+                 ) -> tuple[dict[str, tuple[np.ndarray, float]], dict[str, float]]:
+        """Each row's (image, ms) on one condition, and the S each row was told. A network that
+        ignores S gives its told output again for its estimated row (only the estimate's time
+        is added), as running it again would."""
+        outputs = {GROUND_TRUTH: (clean, 0.0)}
+        told = {}
+        for name, method in self.methods.items():
+            outputs[name], told[name] = method(condition), condition.s
+        if not self.settings.estimated:
+            return outputs, told
+        guess = methods.estimated(condition)
+        for name in self.settings.told[2:]:
+            method = self.methods[name]
+            if isinstance(method, methods.Network) and not method.uses_gain:
+                image, ms = outputs[name]
+                result = (image, ms + guess.gain_ms)
+            else:
+                result = method(guess)
+            outputs[name + methods.ESTIMATED], told[name + methods.ESTIMATED] = result, guess.s
+        return outputs, told
 
     def _read(self, scene: EvalScene, images: dict[str, np.ndarray]) -> dict[str, list[str]]:
         """Each method's image read by the recogniser, plate by plate."""
@@ -118,9 +162,11 @@ class Evaluator:
             counters[id(record)] = k + 1
 
     def _on_sheet(self, scene: EvalScene, noise: str, s: float) -> bool:
-        values = self.settings.s_values
-        return (scene.index < self.settings.sheet_scenes and bool(scene.plates)
-                and noise == SHEET_NOISE and s == values[scene.index % len(values)])
+        values, noises = self.settings.s_values, self.settings.noises
+        shown = SHEET_NOISE.get(scene.split)
+        return (scene.index < self.settings.sheet_scenes
+                and noise == (shown if shown in noises else noises[0])
+                and s == values[scene.index % len(values)])
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -136,19 +182,20 @@ def _init_worker(settings: EvalSettings) -> None:
     _WORKER = Evaluator(settings)
 
 
-def _work(index: int) -> tuple[list[dict], dict | None]:
+def _work(task: tuple[str, int]) -> tuple[list[dict], dict | None]:
     assert _WORKER is not None
-    return _WORKER.scene(index)
+    return _WORKER.scene(*task)
 
 
-def run_scenes(settings: EvalSettings, indices: list[int], jobs: int = 1
+def run_scenes(settings: EvalSettings, tasks: list[tuple[str, int]], jobs: int = 1
                ) -> Iterator[tuple[list[dict], dict | None]]:
-    """Each scene's (records, sheet images), in completion order, on ``jobs`` processes."""
+    """Each (split, scene index)'s (records, sheet images), in completion order, on ``jobs``
+    processes."""
     if jobs <= 1:
         evaluator = Evaluator(settings)
-        for index in indices:
-            yield evaluator.scene(index)
+        for split, index in tasks:
+            yield evaluator.scene(split, index)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
-        yield from pool.imap_unordered(_work, indices)
+        yield from pool.imap_unordered(_work, tasks)

@@ -1,5 +1,5 @@
-"""The evaluation's networks: told the true S, as the server is told a gain, and run in the
-precision asked."""
+"""The evaluation's networks: told the true S, as the server is told a gain, or the server's
+estimate of it, and run in the precision asked."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nightowl.service.frames.exposure import estimate_gain
 from nightowl.service.frames.layout import input_scale, network_input
-from nightowl.training.evaluation.methods import Condition, Network
+from nightowl.training.evaluation.methods import Condition, Network, estimated
 from nightowl.training.evaluation.testset import darken, make_scene
 from nightowl.training.synth.scenes import SceneConfig
 from tests.serving import normalised_models
@@ -47,3 +48,11 @@ def test_network_without_reference_gain_ignores_s(tmp_path):
 def test_networks_run_in_the_precision_asked(precision, file):
     network = Network(ROOT / "models" / "mim_l1_cr.onnx", precision=precision)
     assert network.engine.name == file and network.engine.describe()["precision"] == precision
+
+
+def test_the_estimated_condition_is_told_the_servers_estimate_and_keeps_the_alignment():
+    told = condition(25.0)
+    guess = estimated(told)
+    assert guess.s == estimate_gain(told.low[-1]) and guess.low is told.low
+    assert guess.aligned is told.aligned is not None and guess.align_ms == told.align_ms
+    assert guess.gain_ms > 0 and told.gain_ms == 0

@@ -1,82 +1,173 @@
-"""Calibrate and check ``nightowl.service.frames.exposure.estimate_gain``: the darkening S of a dark
-frame from its highlights alone.
+"""Fit and check ``nightowl.service.frames.exposure``'s gain estimate: the darkening S of dark
+frames from what auto-exposed night scenes look like.
 
-Calibration, on generator scenes of the training seed: the reference is the median of
-S * highlight_level(dark frame T). The accuracy is then measured on scenes of the validation
-seed (never the test set's seed) for the constant in ``exposure`` (estimate_gain), the same with
-the mean level instead of the highlights (reference: the median of S * mean level), and no
-estimate at all (always 25, the middle of the trained range). Each scene is darkened with every S
-(``make_sample(SampleConfig(noise=NoiseConfig(model, s_values=(S,))), seed, i)``), so the S
-rows differ only in S.
+Scenes: photo scenes (a photograph of one split relit for night and auto-exposed, vehicles, half
+of them photo-textured: PHOTO_SCENE) and rendered night streets (``SceneConfig()``), each
+darkened by every S in S_VALUES under each noise model (the scene rendered once, then degraded
+exactly as ``make_sample(SampleConfig(scene, NoiseConfig(model, s_values=(S,))), seed, i)``
+does). ``--fit`` fits the ridge regression of log S on ``gain_features`` over the photo "train"
+split and rendered scenes of the training seed (frame T of each sample, every noise model) and
+prints GAIN_WEIGHTS to paste into exposure.py; the measurement uses the constants in
+exposure.py. Measured: on the photo "val" split (for choosing) and the photo "test" split (the
+final figure; never fitted or tuned on), and on rendered scenes of the validation and test
+seeds, the median and 90th percentile of |estimate - S| / S over all S, for frame T alone
+(``estimate_gain``) and for the window of T frames (``estimate_window_gain``, the server's);
+frame T sent as JPEG (cv2, quality 90) against as PNG (lossless: the frame itself), the relative
+difference of the two estimates (median, max); and the flicker of a camera's estimate over a
+FLICKER_FRAMES-frame sequence (std / mean of the per-frame window estimate), raw and smoothed
+by ``GainTracker``, with the smoothed one's restart on a new scene.
 
-Run: python bench/bench_gain_estimate.py [--count 200] [--noise eq6]
+Run: python bench/bench_gain_estimate.py [--fit] [--count 40] [--noise eq6 extended sensor]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
+import time
+from collections.abc import Iterator
 
+import cv2
 import numpy as np
 
 from nightowl.service.frames.exposure import (
-    HIGHLIGHT_PERCENTILE,
-    MIDDLE_GAIN,
-    REFERENCE_HIGHLIGHT,
+    GAIN_WEIGHTS,
     S_VALUES,
-    TRAINED_GAINS,
     estimate_gain,
-    highlight_level,
+    estimate_window_gain,
+    gain_features,
 )
+from nightowl.service.frames.gain_tracker import GainTracker
+from nightowl.training.evaluation.testset import TEST_SEED
 from nightowl.training.fit.config import DataConfig
-from nightowl.training.synth.degrade import NoiseConfig
-from nightowl.training.synth.samples import SampleConfig, make_sample
+from nightowl.training.synth.degrade import NoiseConfig, degrade, draw_noise
+from nightowl.training.synth.samples import sample_rng
+from nightowl.training.synth.scenes import SceneConfig, render_sequence
+
+MODELS = ("eq6", "extended", "sensor")
+SEEDS = {"train": DataConfig().train_seed, "val": DataConfig().val_seed, "test": TEST_SEED}
+RIDGE = 0.1  # the ridge penalty (the intercept is not penalised); chosen on the val split
+FLICKER_FRAMES = 24  # frames of each flicker sequence
+FLICKER_S = 25.0
 
 
-def dark_frames(seed: int, count: int, noise: str) -> dict[float, list[np.ndarray]]:
-    """S -> frame T of ``count`` generator scenes of data set ``seed``, darkened by S."""
-    return {s: [make_sample(SampleConfig(noise=NoiseConfig(noise, s_values=(s,))), seed, i).low[-1]
-                for i in range(count)] for s in S_VALUES}
+def photo_scene(split: str, frames: int = 4) -> SceneConfig:
+    """PHOTO_SCENE: a relit photograph of ``split`` behind the vehicles."""
+    return SceneConfig(frames=frames, photo_backgrounds=1.0, textured_vehicles=0.5,
+                       photo_split=split)
 
 
-def calibrate(frames: dict[float, list[np.ndarray]], level=highlight_level) -> float:
-    """The reference fitted on ``frames``: the median of S * level(frame)."""
-    return float(np.median([s * level(frame) for s, group in frames.items() for frame in group]))
+def scene_config(kind: str, split: str, frames: int = 4) -> SceneConfig:
+    return photo_scene(split, frames) if kind == "photo" else SceneConfig(frames=frames)
 
 
-def mean_level(frame: np.ndarray) -> float:
-    return float(frame.mean()) / np.iinfo(frame.dtype).max
+def darkened(scene: SceneConfig, model: str, seed: int, index: int,
+             s_values: tuple[float, ...] = S_VALUES) -> Iterator[tuple[float, np.ndarray]]:
+    """(S, low) for each S: sample ``index`` of ``seed`` rendered once, degraded per S with the
+    generator state make_sample would have (the same bytes as make_sample with s_values=(S,))."""
+    rng = sample_rng(seed, index)
+    params = draw_noise(NoiseConfig(model, s_values=(s_values[0],)), rng)
+    sequence = render_sequence(scene, rng, exposure=params.exposure)
+    source = sequence.blurred if sequence.blurred is not None else sequence.clean
+    for s in s_values:
+        yield s, degrade(source, dataclasses.replace(params, s=float(s)), copy.deepcopy(rng))
 
 
-def relative_errors(estimates: list[float], s: float) -> tuple[float, float]:
-    """(median, 90th percentile) of |estimate - S| / S."""
-    errors = np.abs(np.asarray(estimates) - s) / s
-    return float(np.median(errors)), float(np.percentile(errors, 90))
+def jpeg(frame: np.ndarray, quality: int = 90) -> np.ndarray:
+    """RGB frame -> the same through cv2's JPEG encoder and decoder."""
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def fit(count: int, models: tuple[str, ...]) -> np.ndarray:
+    """GAIN_WEIGHTS fitted on frame T of ``count`` photo "train" scenes and ``count`` rendered
+    scenes of the training seed per noise model, each darkened by every S."""
+    features, targets = [], []
+    for kind in ("photo", "render"):
+        for model in models:
+            for i in range(count):
+                for s, low in darkened(scene_config(kind, "train"), model, SEEDS["train"], i):
+                    features.append(gain_features(low[-1]))
+                    targets.append(np.log(s))
+    a, y = np.asarray(features), np.asarray(targets)
+    penalty = RIDGE * np.eye(a.shape[1])
+    penalty[-1, -1] = 0.0
+    return np.linalg.solve(a.T @ a + penalty, a.T @ y)
+
+
+def measure(kind: str, split: str, model: str, count: int) -> dict[str, float]:
+    """Errors of frame T and window estimates and the JPEG difference on ``count`` scenes."""
+    frame_err, window_err, jpeg_diff = [], [], []
+    for i in range(count):
+        for s, low in darkened(scene_config(kind, split), model, SEEDS[split], i):
+            frame = estimate_gain(low[-1])
+            frame_err.append(abs(frame - s) / s)
+            window_err.append(abs(estimate_window_gain(low) - s) / s)
+            jpeg_diff.append(abs(estimate_gain(jpeg(low[-1])) - frame) / frame)
+    return {"frame median": np.median(frame_err), "frame p90": np.percentile(frame_err, 90),
+            "window median": np.median(window_err), "window p90": np.percentile(window_err, 90),
+            "jpeg median": np.median(jpeg_diff), "jpeg max": np.max(jpeg_diff)}
+
+
+def flicker(split: str, model: str, count: int) -> tuple[float, float]:
+    """Median over ``count`` photo sequences of FLICKER_FRAMES frames at FLICKER_S of the std /
+    mean of the raw and the smoothed per-frame estimate (window of the last 4 frames)."""
+    raw_flicker, smooth_flicker = [], []
+    scene = photo_scene(split, FLICKER_FRAMES)
+    for i in range(count):
+        _, low = next(darkened(scene, model, SEEDS[split], i, (FLICKER_S,)))
+        tracker = GainTracker()
+        raw, smooth = [], []
+        for t in range(len(low)):
+            raw.append(estimate_window_gain(low[max(0, t - 3):t + 1]))
+            smooth.append(tracker.update(raw[-1]))
+        raw_flicker.append(np.std(raw) / np.mean(raw))
+        smooth_flicker.append(np.std(smooth) / np.mean(smooth))
+    return float(np.median(raw_flicker)), float(np.median(smooth_flicker))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200, help="scenes per seed (default 200)")
-    parser.add_argument("--noise", default="eq6", choices=("eq6", "extended"))
+    parser.add_argument("--fit", action="store_true",
+                        help="fit GAIN_WEIGHTS on the train split and print them, then measure")
+    parser.add_argument("--fit-count", type=int, default=60,
+                        help="training scenes per kind and noise model (default 60)")
+    parser.add_argument("--count", type=int, default=40,
+                        help="scenes per split, kind and noise model (default 40)")
+    parser.add_argument("--flicker-count", type=int, default=6,
+                        help="sequences per noise model for the flicker (default 6)")
+    parser.add_argument("--noise", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
-    data = DataConfig()
-    training = dark_frames(data.train_seed, args.count, args.noise)
-    reference, reference_mean = calibrate(training), calibrate(training, mean_level)
-    print(f"calibration: seed {data.train_seed}, {args.count} scenes x {len(S_VALUES)} S, "
-          f"{args.noise}: median S x highlight level ({HIGHLIGHT_PERCENTILE:g}th percentile of "
-          f"the brightest channel) {reference:.3f} (exposure.py: {REFERENCE_HIGHLIGHT}); median "
-          f"S x mean level {reference_mean:.4f}")
-    held_out = dark_frames(data.val_seed, args.count, args.noise)
-    print(f"accuracy: seed {data.val_seed}, {args.count} scenes; relative error |est - S| / S")
-    print(f"{'estimate':20} {'S':>3} {'median':>7} {'90th pct':>8} {'mean est':>8}")
-    low, high = TRAINED_GAINS
-    for s, frames in held_out.items():
-        rows = {"estimate_gain": [estimate_gain(frame) for frame in frames],
-                "mean level": [float(np.clip(reference_mean / max(mean_level(frame), 1e-6),
-                                             low, high)) for frame in frames],
-                "always 25": [MIDDLE_GAIN] * len(frames)}
-        for name, values in rows.items():
-            median, p90 = relative_errors(values, s)
-            print(f"{name:20} {s:3g} {median:7.1%} {p90:8.1%} {np.mean(values):8.2f}", flush=True)
+    start = time.perf_counter()
+    if args.fit:
+        weights = fit(args.fit_count, tuple(args.noise))
+        print("GAIN_WEIGHTS = (" + ", ".join(f"{w:.6g}" for w in weights) + ")")
+        print(f"(exposure.py has {len(GAIN_WEIGHTS)} weights; paste these and rerun without "
+              "--fit to measure them)")
+        return
+    print(f"relative error |estimate - S| / S over S in {S_VALUES}, {args.count} scenes per "
+          "row; JPEG: frame T as JPEG q90 vs as PNG, relative difference of the estimates")
+    print(f"{'scenes':22} {'noise':9} {'frame T med':>11} {'p90':>6} {'window med':>10} "
+          f"{'p90':>6} {'JPEG med':>8} {'max':>6}")
+    for kind, split in (("photo", "val"), ("photo", "test"), ("render", "val"),
+                        ("render", "test")):
+        name = f"{kind} {split}" if kind == "photo" else f"rendered, seed {SEEDS[split]}"
+        for model in args.noise:
+            r = measure(kind, split, model, args.count)
+            print(f"{name:22} {model:9} {r['frame median']:11.1%} {r['frame p90']:6.1%} "
+                  f"{r['window median']:10.1%} {r['window p90']:6.1%} {r['jpeg median']:8.2%} "
+                  f"{r['jpeg max']:6.2%}", flush=True)
+    print(f"flicker: std / mean of a camera's per-frame estimate over {FLICKER_FRAMES} frames, "
+          f"S = {FLICKER_S:g}, {args.flicker_count} photo sequences (median)")
+    for split in ("val", "test"):
+        for model in args.noise:
+            raw, smooth = flicker(split, model, args.flicker_count)
+            print(f"photo {split:5} {model:9} raw {raw:6.2%}  smoothed {smooth:6.2%}",
+                  flush=True)
+    print(f"{time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

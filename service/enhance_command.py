@@ -78,10 +78,12 @@ def run(args: argparse.Namespace, fail) -> int:
             if min(frame.shape[:2]) < pipeline.min_side:
                 fail(f"{name}: frames must be at least {pipeline.min_side} px on each side")
             try:
-                window = buffers.push("offline", frame).window
+                pushed = buffers.push("offline", frame)
             except ServiceError as error:
                 fail(f"{name}: {error.detail}")
-            prepared = pipeline.prepare(window, told)
+            estimate = (pushed.gain.push(frame) if told is None and pipeline.estimates
+                        and pushed.gain is not None else None)
+            prepared = pipeline.prepare(pushed.window, told, estimate)
             output = engines[prepared.model].run(prepared.input[None])[0]
             enhanced = pipeline.finish(output, prepared.dtype)
             writers[0].write(name, enhanced)

@@ -1,12 +1,16 @@
 """The darkening factor ("gain") of a frame: how many times brighter the output should be than
-the input, as told by the caller or the server's setting, or estimated from the frame.
+the input, as told by the caller or the server's setting, or estimated from the frames.
 
 Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
 frames multiplied by gain / reference_gain (``layout.input_scale``). Telling the gain is
-better than the estimate: a dark frame alone does not say whether a dark scene or a bright one
-was darkened, so :func:`estimate_gain` reads the scene's highlights, which a bright frame holds
-near full scale; a scene without lights fools it (its error per S is in bench/README.md, "Gain
-estimate").
+better than the estimate: the noise alone does not say how dark a frame is, so the estimate
+rests on what night scenes look like once auto-exposed (a camera meters the 98th percentile of
+luminance to 0.8 of full scale, ``training/synth/night.py``): a ridge regression of log S on
+robust statistics of the frame (percentiles of its 4x4-block luminance, which averages out the
+noise and a codec's blocks, and its channel means), fitted by bench/bench_gain_estimate.py on
+photo scenes of the "train" split and rendered streets of the training seed. Vehicles and lights
+in front of the scene still fool it now and then; its error per noise model is in
+bench/README.md, "Gain estimate".
 """
 
 from __future__ import annotations
@@ -27,15 +31,15 @@ S_VALUES: tuple[float, ...] = (20, 22, 25, 28, 30)
 TRAINED_GAINS = (float(min(S_VALUES)), float(max(S_VALUES)))  # estimates are clamped to it
 MAX_GAIN = 1000.0  # largest gain a caller may tell
 MIDDLE_GAIN = (TRAINED_GAINS[0] + TRAINED_GAINS[1]) / 2  # the middle of the trained range
-# The estimate reads the scene's highlights (lamps, lit plates, headlights), which sit near full
-# scale in a bright frame, so their level in the dark frame is about full scale / S. Calibrated
-# by bench/bench_gain_estimate.py on generator scenes of the training seed (bench/README.md,
-# "Gain estimate"):
-HIGHLIGHT_PERCENTILE = 99.9  # of each pixel's brightest channel
-SATURATED = 250 / 255  # levels from this fraction of full scale up are clipped: they say
-#   nothing about the exposure and are left out
-REFERENCE_HIGHLIGHT = 1.34  # the median of S * highlight_level(dark frame T): above 1, because
-#   the brightest highlights clip in the bright frame
+BLOCK = 4  # px: luminance is averaged over BLOCK x BLOCK blocks before its percentiles
+PERCENTILES = (50.0, 80.0, 90.0, 95.0, 97.0, 98.0, 98.5, 99.0, 99.5, 99.8)
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709, as the exposure meters it
+MAX_PIXELS = 1 << 20  # frames larger than this are read at a stride (gain_features)
+FLOOR = 1e-4  # statistics below this fraction of full scale (a black frame) are read as it
+# log S = GAIN_WEIGHTS . gain_features(frame): written by `python bench/bench_gain_estimate.py
+# --fit` (photo "train" split and rendered scenes of the training seed, every noise model)
+GAIN_WEIGHTS = (0.0174874, 0.00597853, 0.00510298, -0.0680926, 0.110173, -0.0633431, 0.199969,
+                -0.0207204, -0.157765, -0.649833, -0.0480159, 0.00603357, -0.014618, 0.941941)
 
 
 @dataclass(frozen=True)
@@ -72,25 +76,69 @@ def told_gain(request: float | None, setting: float | None) -> Gain | None:
     return None if setting is None else Gain(setting, "setting")
 
 
-def highlight_level(frame: np.ndarray) -> float:
-    """(H, W, 3) uint8/uint16 frame -> the HIGHLIGHT_PERCENTILE-th percentile of each pixel's
-    brightest channel, saturated pixels left out, in [0, 1] of the frame's depth (interpolated
-    within a level, so that a dark frame's few levels still give a smooth estimate)."""
+def gain_features(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8/uint16 frame -> its statistics the estimate reads: the log of each
+    PERCENTILES-th percentile of BLOCK x BLOCK mean luminance, the log of each channel's mean
+    (in [0, 1] of the frame's depth), and 1 (the intercept). Frames over MAX_PIXELS are read
+    at a stride (every 2nd pixel, ...), which keeps the cost of a large frame bounded."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an (H, W, 3) uint8/uint16 frame, got {frame.dtype} "
+                         f"{frame.shape}")
+    stride = max(1, int(math.sqrt(frame.shape[0] * frame.shape[1] / MAX_PIXELS)))
+    sampled = frame[::stride, ::stride]
+    if min(sampled.shape[:2]) < BLOCK:  # a tiny frame: its pixels are its blocks
+        sampled = np.repeat(np.repeat(sampled, BLOCK, axis=0), BLOCK, axis=1)
     full = np.iinfo(frame.dtype).max
-    brightest = frame[::2, ::2].max(axis=2).reshape(-1)  # every 4th pixel is plenty
-    counts = np.bincount(brightest, minlength=full + 1)[:int(np.ceil(SATURATED * full))]
-    cumulative = np.cumsum(counts)  # a histogram: no sort
-    if cumulative[-1] == 0:
-        return 1.0  # nothing but saturation: as bright as a frame gets
-    target = HIGHLIGHT_PERCENTILE / 100 * cumulative[-1]
-    level = int(np.searchsorted(cumulative, target))
-    below = cumulative[level - 1] if level > 0 else 0
-    fraction = (target - below) / max(int(counts[level]), 1)
-    return max(level - 0.5 + fraction, 0.5) / full
+    blocks = block_sums(sampled).astype(np.float32) * np.float32(1 / (BLOCK * BLOCK * full))
+    statistics = np.concatenate([percentiles(blocks @ LUMA, PERCENTILES),
+                                 blocks.reshape(-1, 3).mean(axis=0)])
+    return np.append(np.log(np.maximum(statistics, FLOOR)), 1.0)
 
 
-def estimate_gain(frame: np.ndarray, reference: float = REFERENCE_HIGHLIGHT) -> float:
-    """The darkening of an (H, W, 3) uint8/uint16 dark frame, reference / highlight_level,
-    clamped to TRAINED_GAINS (a black frame gets the largest)."""
+def block_sums(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8/uint16 -> (H // BLOCK, W // BLOCK, 3) integer sums of each block (rows
+    first, then columns: far faster than one sum over two strided axes)."""
+    rows, cols = frame.shape[0] // BLOCK, frame.shape[1] // BLOCK
+    wide = np.uint16 if frame.dtype == np.uint8 else np.uint32  # no overflow for 16 values
+    lines = frame[:rows * BLOCK, :cols * BLOCK].reshape(rows, BLOCK, cols * BLOCK * 3)
+    summed = lines[:, 0].astype(wide)
+    for k in range(1, BLOCK):
+        summed += lines[:, k]
+    summed = summed.reshape(rows, cols, BLOCK, 3)
+    total = summed[:, :, 0].copy()
+    for k in range(1, BLOCK):
+        total += summed[:, :, k]
+    return total
+
+
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """np.percentile's default (linear) percentiles, from one sort (faster for many qs)."""
+    ordered = np.sort(values, axis=None)
+    positions = np.asarray(qs) / 100 * (ordered.size - 1)
+    low = np.floor(positions).astype(int)
+    high = np.minimum(low + 1, ordered.size - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (positions - low)
+
+
+def window_features(window: np.ndarray) -> np.ndarray:
+    """(n, H, W, 3) frames -> the mean of their :func:`gain_features`: n frames of a static
+    scene average out their noise."""
+    return np.mean([gain_features(frame) for frame in window], axis=0)
+
+
+def gain_from_features(features: np.ndarray) -> float:
+    """S for :func:`gain_features` (or their mean over frames), clamped to TRAINED_GAINS."""
     low, high = TRAINED_GAINS
-    return float(np.clip(reference / highlight_level(frame), low, high))
+    return float(np.clip(np.exp(np.dot(GAIN_WEIGHTS, features)), low, high))
+
+
+def estimate_gain(frame: np.ndarray) -> float:
+    """The darkening S of one (H, W, 3) uint8/uint16 dark frame, clamped to TRAINED_GAINS (a
+    black frame gets the largest)."""
+    return gain_from_features(gain_features(frame))
+
+
+def estimate_window_gain(window: np.ndarray) -> float:
+    """The darkening S of a window (n, H, W, 3) of one camera's frames, from the statistics of
+    all n frames (steadier than the newest frame's alone), clamped to TRAINED_GAINS."""
+    return gain_from_features(window_features(window))

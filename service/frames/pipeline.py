@@ -11,8 +11,9 @@ repeat reads clearly more characters; figures in bench/README.md).
 
 A network trained on exposure-normalised frames (``reference_gain`` in its manifest entry) gets
 its input scaled by gain / reference_gain, as in training: the gain told by the caller, else
-one estimated from the newest frame (``nightowl.service.frames.exposure``). Other networks
-take frames as captured and the gain is only reported.
+one estimated from the window's frames (``nightowl.service.frames.exposure``), or the camera's
+estimate smoothed over time (``gain_tracker``, passed in by the caller; told gains never are).
+Other networks take frames as captured and the gain is only reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
-from nightowl.service.frames.exposure import Gain, estimate_gain
+from nightowl.service.frames.exposure import Gain, estimate_window_gain
 from nightowl.service.frames.layout import input_scale, network_input
 
 FewFrames = Literal["auto", "single", "repeat"]
@@ -64,32 +65,43 @@ class Pipeline:
         """Smallest frame side (px) the alignment accepts."""
         return MIN_SIZE * self.alignment.downscale
 
-    def prepare(self, window: np.ndarray, told: Gain | None = None) -> Prepared:
+    def prepare(self, window: np.ndarray, told: Gain | None = None,
+                estimate: float | None = None) -> Prepared:
         """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared.
-        ``told``: the caller's or the setting's gain (None: not given)."""
+        ``told``: the caller's or the setting's gain (None: not given); ``estimate``: the
+        camera's smoothed estimate, used when none is told (None: the window's own)."""
         count = window.shape[0]
         if not 1 <= count <= self.frames:
             raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
         if count < self.frames and self.uses_single(count):
-            gain, scale = self.gain(window, told, self.single_reference_gain)
+            gain, scale = self.gain(window, told, self.single_reference_gain, estimate)
             return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type,
                             gain)
-        gain, scale = self.gain(window, told, self.multi_reference_gain)
+        gain, scale = self.gain(window, told, self.multi_reference_gain, estimate)
         aligned = align(window, self.alignment)
         if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
         return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain)
 
     @staticmethod
-    def gain(window: np.ndarray, told: Gain | None,
-             reference_gain: float | None) -> tuple[Gain, np.float32]:
-        """The gain a network with ``reference_gain`` gets for ``window`` (told, else estimated
-        from its newest frame; unused without a reference_gain) and the input scale it makes."""
+    def gain(window: np.ndarray, told: Gain | None, reference_gain: float | None,
+             estimate: float | None = None) -> tuple[Gain, np.float32]:
+        """The gain a network with ``reference_gain`` gets for ``window`` (told, else
+        ``estimate``, else estimated from all its frames; unused without a reference_gain) and
+        the input scale it makes."""
         if reference_gain is None:
             gain = Gain(None if told is None else told.value, "unused")
             return gain, input_scale(window.dtype)
-        gain = told if told is not None else Gain(estimate_gain(window[-1]), "estimated")
-        return gain, input_scale(window.dtype, gain.value, reference_gain)
+        if told is not None:
+            return told, input_scale(window.dtype, told.value, reference_gain)
+        if estimate is None:
+            estimate = estimate_window_gain(window)
+        return Gain(estimate, "estimated"), input_scale(window.dtype, estimate, reference_gain)
+
+    @property
+    def estimates(self) -> bool:
+        """Whether a model takes a gain (has a reference_gain), so an untold one is estimated."""
+        return self.multi_reference_gain is not None or self.single_reference_gain is not None
 
     def uses_single(self, count: int) -> bool:
         """Whether a window of ``count`` < T frames goes to the single-image model."""

@@ -12,6 +12,8 @@ For each camera the buffer keeps the newest ``frames`` frames in sequence order.
   ``max_cameras`` is refused with TooManyCameras naming the limit;
 - one owner at a time: a camera held by one stream is refused to any other caller (CameraBusy)
   until that stream releases it, which also frees its buffer.
+Each buffer holds the camera's GainTracker (its estimated gain smoothed over time), made anew
+whenever the buffer (re)starts, so a new scene never inherits the old one's gain.
 Used from one thread (the server's event loop): no locks.
 """
 
@@ -27,6 +29,7 @@ import cv2
 import numpy as np
 
 from nightowl.service.errors import CameraBusy, TooManyCameras
+from nightowl.service.frames.gain_tracker import GainTracker
 
 PushStatus = Literal["buffered", "duplicate", "late"]
 _THUMB_SCALE = 16  # scene-change test compares grey thumbnails, area-averaged by this factor
@@ -38,6 +41,7 @@ class _Camera:
     thumb: np.ndarray  # grey thumbnail of the newest frame
     sequence: int  # newest sequence number
     last_seen: float  # clock seconds
+    gain: GainTracker  # this buffer's estimated gains
     owner: object | None = None  # the stream holding the camera; None: free
 
 
@@ -49,6 +53,7 @@ class Push:
     sequence: int  # the frame's sequence number (assigned when the caller gave none)
     window: np.ndarray | None = None  # (n, H, W, 3) oldest first, n <= T; None unless buffered
     reset: str = ""  # why the buffer restarted with this frame, or ""
+    gain: GainTracker | None = None  # the buffer's gain tracker; None unless buffered
 
 
 @dataclass
@@ -91,7 +96,7 @@ class CameraBuffers:
         camera.frames.append(frame)
         camera.sequence = sequence
         camera.thumb = _thumbnail(frame)
-        return Push("buffered", sequence, np.stack(camera.frames))
+        return Push("buffered", sequence, np.stack(camera.frames), gain=camera.gain)
 
     def newest(self, camera_id: str) -> int | None:
         """The newest buffered sequence number of ``camera_id`` (None: no buffer)."""
@@ -120,9 +125,10 @@ class CameraBuffers:
                                  f"{self.max_cameras} cameras (an idle camera is dropped after "
                                  f"{self.idle_s:g} s)", retry_after=max(1, round(self.idle_s)))
         sequence = 0 if sequence is None else sequence
-        self._cameras[camera_id] = _Camera(deque([frame], maxlen=self.frames), _thumbnail(frame),
-                                           sequence, now, owner)
-        return Push("buffered", sequence, frame[None], reset)
+        camera = _Camera(deque([frame], maxlen=self.frames), _thumbnail(frame), sequence, now,
+                         owner=owner, gain=GainTracker(self.frames))
+        self._cameras[camera_id] = camera
+        return Push("buffered", sequence, frame[None], reset, camera.gain)
 
     def _reset_reason(self, camera: _Camera, frame: np.ndarray, sequence: int) -> str:
         newest = camera.frames[-1]

@@ -65,6 +65,8 @@ class Staged:
     #   frame was a duplicate or late, nothing to enhance
     reason: str = ""  # why skipped, or why the camera's buffer restarted
     told: Gain | None = None  # the gain told by the request, else by the setting
+    estimate: float | None = None  # the camera's estimated gain, smoothed over its frames in
+    #   sequence order (GainTracker); None: told, or no camera (estimated from the frames alone)
 
 
 @dataclass(frozen=True)
@@ -218,9 +220,12 @@ class EnhanceService:
                              f"{camera_id[:140]!r}")
         self._check_frames(request.frames)
         self.rates.check(camera_id)
+        estimate = None
         for i, frame in enumerate(request.frames):
             sequence = None if request.sequence is None else request.sequence + i
             pushed = self.buffers.push(camera_id, frame, sequence, request.owner)
+            if pushed.gain is not None and self.pipeline.estimates:
+                estimate = pushed.gain.push(frame)
         self.metrics.cameras.set(len(self.buffers))
         if pushed.window is None:
             return Staged(None, pushed.sequence, "skipped", told=told,
@@ -228,7 +233,8 @@ class EnhanceService:
                                  f"{self.buffers.newest(camera_id)}; frames must arrive in "
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
-        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told)
+        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told,
+                      None if told is not None else estimate)
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size and depth, each side at least the minimum."""
@@ -249,7 +255,8 @@ class EnhanceService:
             return Result("skipped", staged.sequence, reason=staged.reason)
         window = staged.window
         start = time.perf_counter()
-        prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told)
+        prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told,
+                                      staged.estimate)
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nightowl.service.engines import load_engine
-from nightowl.service.frames.exposure import estimate_gain
+from nightowl.service.frames.exposure import estimate_window_gain
 from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.service.frames.pipeline import Pipeline, align
 from nightowl.service.modelrepo.files import resolve
@@ -91,10 +91,10 @@ def test_told_gain_scales_the_input_as_training_does(server, normalised):
     assert not np.array_equal(told, unpng(post(server, frames, params={"gain": 28}).content))
 
 
-def test_no_gain_is_estimated_from_frame_t(server, normalised):
+def test_no_gain_is_estimated_from_the_frames(server, normalised):
     frames = sequence(7, 1)
     reply = post(server, frames)
-    estimate = estimate_gain(frames[-1])
+    estimate = estimate_window_gain(frames)  # a request without a camera: nothing to smooth
     assert reply.headers["x-gain-source"] == "estimated"
     assert float(reply.headers["x-gain-used"]) == pytest.approx(estimate, rel=1e-5)
     assert np.array_equal(unpng(reply.content), scaled_by_hand(normalised, frames, estimate))
@@ -158,7 +158,7 @@ def test_grpc_reports_and_applies_the_gain(stub, server):
     assert np.array_equal(unpng(told.image.encoded), unpng(rest.content))
     estimated = stub.Enhance(request(frames, gain=0.0))  # 0: not told
     assert estimated.gain_source == pb.GAIN_SOURCE_ESTIMATED
-    assert estimated.gain_used == pytest.approx(estimate_gain(frames[-1]))
+    assert estimated.gain_used == pytest.approx(estimate_window_gain(frames))
 
 
 @pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), 1e6])

@@ -1,10 +1,11 @@
-"""The gain: callers' values checked, and the estimate on generator frames, clamped to the
-trained range."""
+"""The gain: callers' values checked, and the estimate on generated photo scenes (val split),
+clamped to the trained range and steady under JPEG."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -16,13 +17,16 @@ from nightowl.service.frames.exposure import (
     Gain,
     check_gain,
     estimate_gain,
-    highlight_level,
+    estimate_window_gain,
+    gain_features,
+    gain_from_features,
     told_gain,
 )
 from nightowl.service.settings import Settings
 from nightowl.training.fit.config import DataConfig
 from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import SampleConfig, make_sample
+from nightowl.training.synth.scenes import SceneConfig
 
 
 @pytest.mark.parametrize("told, expected", [(None, None), ("", None), (0, None), ("0", None),
@@ -57,30 +61,59 @@ def test_setting_from_the_environment(monkeypatch):
     assert Settings().gain == 22.0
 
 
-def dark_frame(s: float, index: int) -> np.ndarray:
-    """Frame T of validation scene ``index`` darkened by S (Eq. 6)."""
-    config = SampleConfig(noise=NoiseConfig(s_values=(s,)))
-    return make_sample(config, DataConfig().val_seed, index).low[-1]
+def photo_window(s: float, index: int, noise: str = "eq6") -> np.ndarray:
+    """The T dark frames of photo scene ``index`` of the "val" split (the bench's photo scene:
+    a relit, auto-exposed photograph behind the vehicles) darkened by S."""
+    scene = SceneConfig(photo_backgrounds=1.0, textured_vehicles=0.5, photo_split="val")
+    config = SampleConfig(scene=scene, noise=NoiseConfig(noise, s_values=(s,)))
+    return make_sample(config, DataConfig().val_seed, index).low
 
 
-def test_estimate_on_generator_frames_is_within_the_measured_error():
-    # bench/README.md, "Gain estimate" (200 validation scenes): median relative error 7.3% at
-    # S = 20, 2.8% at 25, 6.9% at 30 (assuming 25: 25%, 0%, 16.7%); here 12 of those scenes
-    estimates = {s: [estimate_gain(dark_frame(s, i)) for i in range(12)] for s in (20, 25, 30)}
-    for s, bound in ((20, 0.12), (25, 0.06), (30, 0.11)):
-        values = np.array(estimates[s])
+def jpeg_q90(frame: np.ndarray) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+@pytest.fixture(scope="module")
+def photo_windows() -> dict[float, list[np.ndarray]]:
+    return {s: [photo_window(s, i) for i in range(8)] for s in (20, 25, 30)}
+
+
+def test_estimate_on_photo_val_scenes_is_within_the_measured_error(photo_windows):
+    # bench/README.md, "Gain estimate": on the photo val split the median relative error of the
+    # window estimate is about 5%; here 8 scenes at each of three S
+    errors, means = [], {}
+    for s, windows in photo_windows.items():
+        values = np.array([estimate_window_gain(w) for w in windows])
         assert ((TRAINED_GAINS[0] <= values) & (values <= TRAINED_GAINS[1])).all()
-        assert np.median(np.abs(values - s) / s) < bound, (s, values)
-    assert np.mean(estimates[20]) < np.mean(estimates[25]) < np.mean(estimates[30])
+        errors += list(np.abs(values - s) / s)
+        means[s] = values.mean()
+    assert np.median(errors) < 0.08 and np.mean(errors) < 0.10, errors
+    assert means[20] < means[25] < means[30]
 
 
-def test_estimate_leaves_out_saturated_pixels_and_reads_16_bit_alike():
-    frame = dark_frame(25, 0)
-    hot = frame.copy()
-    hot[:2, :] = 255  # a clipped lamp: it says nothing about the exposure
-    assert estimate_gain(hot) == pytest.approx(estimate_gain(frame), rel=0.01)
+def test_jpeg_q90_changes_the_estimate_by_under_3_percent(photo_windows):
+    for windows in photo_windows.values():
+        for window in windows[:4]:
+            frame = window[-1]
+            assert estimate_gain(jpeg_q90(frame)) == pytest.approx(estimate_gain(frame),
+                                                                   rel=0.03)
+
+
+def test_window_estimate_is_the_mean_of_its_frames_statistics(photo_windows):
+    window = photo_windows[25][0]
+    assert estimate_window_gain(window[-1:]) == pytest.approx(estimate_gain(window[-1]))
+    mean = np.mean([gain_features(frame) for frame in window], axis=0)
+    assert estimate_window_gain(window) == pytest.approx(gain_from_features(mean))
+
+
+def test_estimate_reads_16_bit_alike_and_clamps_black_and_bright_frames(photo_windows):
+    frame = photo_windows[25][0][-1]
     deep = frame.astype(np.uint16) * 257  # the same levels at 16 bits
-    # within the 8-bit frame's interpolation inside one level (~0.5 of 13 levels here)
-    assert highlight_level(deep) == pytest.approx(highlight_level(frame), rel=0.05)
+    assert estimate_gain(deep) == pytest.approx(estimate_gain(frame), rel=0.01)
     assert estimate_gain(np.zeros_like(frame)) == TRAINED_GAINS[1]
     assert estimate_gain(np.full_like(frame, 200)) == TRAINED_GAINS[0]
+    assert TRAINED_GAINS[0] <= estimate_gain(frame[:3, :5]) <= TRAINED_GAINS[1]  # tiny frame
+    with pytest.raises(ValueError, match="uint8/uint16"):
+        gain_features(frame[..., 0])

@@ -7,6 +7,7 @@ import httpx
 import numpy as np
 import pytest
 
+from nightowl.service.frames.gain_tracker import GainTracker
 from nightowl.service.frames.pipeline import Pipeline
 from tests.serving import png, sequence, unpng
 
@@ -78,15 +79,26 @@ def test_sixteen_bit_png_comes_back_sixteen_bit(server):
 def test_camera_id_buffers_one_frame_at_a_time(server):
     frames = sequence(7, 5)
     used = []
+    told = {"gain": "25"}  # told: the camera's smoothed estimate would differ from the window's
     for t, frame in enumerate(frames):
-        reply = post(server, [frame], params={"camera_id": "rest-cam"})
+        reply = post(server, [frame], data=told, params={"camera_id": "rest-cam"})
         assert reply.status_code == 200, reply.text
         used.append(reply.headers["x-frames-used"])
         assert reply.headers["x-sequence"] == str(t)
         assert reply.headers["x-status"] == ("ok" if t == 3 else "warming_up")
     assert used == ["1", "2", "3", "4"]
-    whole = post(server, frames)
+    whole = post(server, frames, data=told)
     assert reply.content == whole.content  # the buffer's window is the four frames
+
+
+def test_a_camera_estimated_gain_is_smoothed_over_its_frames(server):
+    frames = sequence(7, 5)
+    tracker = GainTracker()
+    for frame in frames:
+        reply = post(server, [frame], params={"camera_id": "rest-cam-estimated"})
+        assert reply.headers["x-gain-source"] == "estimated"
+        assert float(reply.headers["x-gain-used"]) == pytest.approx(tracker.push(frame),
+                                                                    rel=1e-5)
 
 
 def test_camera_id_as_form_field_or_header(server):

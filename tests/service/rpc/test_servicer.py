@@ -78,7 +78,8 @@ def test_unary_with_camera_id_buffers(stub):
 
 def test_stream_answers_every_frame_in_order(stub):
     frames = sequence(7, 3)
-    messages = [frame_message("stream-cam", t, f) for t, f in enumerate(frames)]
+    # told: a camera's untold gain is its smoothed estimate, not the window's alone
+    messages = [frame_message("stream-cam", t, f, gain=25.0) for t, f in enumerate(frames)]
     results = list(stub.Stream(iter(messages)))
     assert [r.sequence for r in results] == [0, 1, 2, 3]
     assert [r.status for r in results] == [WARMING, WARMING, WARMING, OK]
@@ -86,7 +87,7 @@ def test_stream_answers_every_frame_in_order(stub):
     assert all(r.camera_id == "stream-cam" and r.replica == "replica-under-test"
                for r in results)
     assert results[2].capture_time_us == 1_000_002
-    whole = stub.Enhance(pb.EnhanceRequest(frames=[image(f) for f in frames]))
+    whole = stub.Enhance(pb.EnhanceRequest(frames=[image(f) for f in frames], gain=25.0))
     assert np.array_equal(unpng(results[-1].image.encoded), unpng(whole.image.encoded))
 
 

@@ -1,8 +1,8 @@
 """Fit and check ``nightowl.service.frames.exposure``'s gain estimate: the darkening S of dark
 frames from what auto-exposed night scenes look like.
 
-Scenes: photo scenes (a photograph of one split relit for night and auto-exposed, vehicles, half
-of them photo-textured: PHOTO_SCENE) and rendered night streets (``SceneConfig()``), each
+Scenes: photo scenes (a photograph of one split relit for night, vehicles, half of them
+photo-textured, and 1-3 moving photo patches, the frame auto-exposed: PHOTO_SCENE) and rendered night streets (``SceneConfig()``), each
 darkened by every S in S_VALUES under each noise model (the scene rendered once, then degraded
 exactly as ``make_sample(SampleConfig(scene, NoiseConfig(model, s_values=(S,))), seed, i)``
 does). ``--fit`` fits the ridge regression of log S on ``gain_features`` over the photo "train"
@@ -53,9 +53,10 @@ FLICKER_S = 25.0
 
 
 def photo_scene(split: str, frames: int = 4) -> SceneConfig:
-    """PHOTO_SCENE: a relit photograph of ``split`` behind the vehicles."""
+    """PHOTO_SCENE: a relit photograph of ``split`` behind the vehicles and moving photo
+    patches, as the evaluation's photo split has them."""
     return SceneConfig(frames=frames, photo_backgrounds=1.0, textured_vehicles=0.5,
-                       photo_split=split)
+                       photo_patches=(1, 3), photo_split=split)
 
 
 def scene_config(kind: str, split: str, frames: int = 4) -> SceneConfig:

@@ -38,8 +38,8 @@ MAX_PIXELS = 1 << 20  # frames larger than this are read at a stride (gain_featu
 FLOOR = 1e-4  # statistics below this fraction of full scale (a black frame) are read as it
 # log S = GAIN_WEIGHTS . gain_features(frame): written by `python bench/bench_gain_estimate.py
 # --fit` (photo "train" split and rendered scenes of the training seed, every noise model)
-GAIN_WEIGHTS = (0.0174874, 0.00597853, 0.00510298, -0.0680926, 0.110173, -0.0633431, 0.199969,
-                -0.0207204, -0.157765, -0.649833, -0.0480159, 0.00603357, -0.014618, 0.941941)
+GAIN_WEIGHTS = (0.0205267, 0.00444758, -0.0179364, -0.0355165, 0.0507906, 0.0276808, 0.145656,
+                -0.114203, -0.304257, -0.440529, -0.0313105, -0.00146987, 0.00371729, 0.900922)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,36 @@ MIM L1+L_CR, truth.)
 
 ## Data
 
-Every network trains on the synthetic generator (`training/synth/scenes.py`,
-`training/synth/degrade.py`): 256x256 night-street sequences of T = 4 frames, 1-3 vehicles, plates
-with 8-24 px characters, dark inputs by the paper's Eq. 6 (S drawn from {20, 22, 25, 28, 30},
-Gaussian sigma 2.0 levels). The training stream and the validation set use different seeds (in
-each config), so no validation sequence is ever trained on. Crops are square and hold a readable
-plate 85-90% of the time, so that every batch has characters for L_CR.
+Every network trains on the generator (`training/synth/`), 256x256 sequences of T = 4 frames
+with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flows:
+
+- **Static scenes** (each config's `[data.scene]`): 60% are crops of real photographs relit for
+  night (`training/synth/night.py`: linear light, 1-3 street lamps of sodium / LED / metal
+  halide colour, a dim ambient light, exposure fall-off towards one edge, cos^4 vignetting, a
+  headlight's glare in 30%, then auto-exposed so that the 98th luminance percentile sits at
+  0.8 of full scale); 40% are the rendered night streets. The photographs are the wallpapers
+  of Debian's `plasma-workspace-wallpapers` and `mate-backgrounds` that are photographs
+  (`training/synth/photos.py`), split by the sha256 of each file into train (14 photographs),
+  validation (3) and test (7); training draws only train photographs, validation only
+  validation ones, and the test photographs are only ever seen by `nightowl eval`. Debian's
+  `opencv-doc` is reserved for independent evaluation and never read.
+- **Moving objects**: the rendered vehicles, 40% of them with a photograph's texture on the
+  body, and 0-3 free photo patches per sequence (ellipses and polygons moving with their own
+  affine motion, up to 8 px, 4 degrees and 4% scale per frame, occluding each other), so that
+  motion is not only our vehicles'.
+- **Noise** (`training/synth/degrade.py`, `model = "mixture"`): per sequence, the paper's Eq. 6
+  (35%: Gaussian sigma 2 levels), the extended camera model (25%: shot noise of 2-8 electrons
+  per level, read noise 0.8-2.5 levels, per-channel colour shift 0.75-1.25, motion blur and
+  JPEG 35-90 in half the sequences each), or the raw sensor model (40%: white balance
+  undone with red gains 1.9-2.4 and blue 1.5-1.9, an RGGB Bayer mosaic in 70%,
+  Poisson-Gaussian noise with shot variance log-uniform in [1e-4, 1.2e-2] and read variance
+  log-normal around exp(2.18 log shot + 1.2) with sigma 0.26, as fitted by Brooks et al.,
+  "Unprocessing Images for Learned Raw Denoising", CVPR 2019; bilinear demosaicing; then H.264
+  at CRF 18-32 through PyAV's FFmpeg in 25% or JPEG 35-90 in 50%). No network is told which
+  model was drawn: it sees only the frames and the gain, as a server does.
+- S is drawn from {20, 22, 25, 28, 30} per sequence. The training stream and the validation set
+  use different seeds (in each config). Crops are square (96 px, three per rendered sample)
+  and hold a readable plate 85% of the time, so that every batch has characters for L_CR.
 
 ## Recipe, and what differs from the paper
 

@@ -6,7 +6,8 @@ vignetted by the lens, and sometimes carries a headlight's glare; then it is enc
 sRGB. Last, the frame is exposed as an auto-exposure camera would expose it: scaled so that the
 AE_PERCENTILE-th percentile of its luminance sits at AE_TARGET of full scale. That exposure is
 the truth a dark frame is S times darker than, which is what makes S readable from a frame of
-a real scene (``nightowl.service.frames.exposure``).
+a real scene (``nightowl.service.frames.exposure``). The generator meters again once the
+vehicles are in the frame (``scenes.render_sequence``), as a camera meters what it sees.
 """
 
 from __future__ import annotations
@@ -80,8 +81,14 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return image @ _LUMA
 
 
+def exposure_factor(image: np.ndarray) -> float:
+    """The factor that brings a float RGB frame's AE_PERCENTILE-th luminance percentile (its
+    values clipped to full scale, as a sensor clips) to AE_TARGET."""
+    meter = float(np.percentile(luminance(np.clip(image[::2, ::2], 0, 1)), AE_PERCENTILE))
+    return AE_TARGET / max(meter, 1e-4)
+
+
 def auto_expose(image: np.ndarray) -> np.ndarray:
     """Scale a float RGB frame so its AE_PERCENTILE-th luminance percentile is AE_TARGET."""
-    meter = float(np.percentile(luminance(image[::2, ::2]), AE_PERCENTILE))
-    return np.clip(image * (AE_TARGET / max(meter, 1e-4)), 0, 1).astype(np.float32)
+    return np.clip(image * np.float32(exposure_factor(image)), 0, 1).astype(np.float32)
 

@@ -186,7 +186,8 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     """
     width, height, last = config.width, config.height, config.frames - 1
     tracks, layout = _place_vehicles(config, rng)
-    if config.photo_backgrounds > 0 and rng.random() < config.photo_backgrounds:
+    photo_scene = config.photo_backgrounds > 0 and rng.random() < config.photo_backgrounds
+    if photo_scene:
         photo = photos.random_crop(rng, config.photo_split, width, height)
         background = night.relight(photo, rng)
     else:
@@ -194,6 +195,12 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     tracks.sort(key=lambda tr: tr.at_last[1, 2] + tr.at_last[1, 1] * tr.sprite.anchor[1])
     vehicle_count = len(tracks)
     tracks += _place_patches(config, rng)
+    # A photo scene is exposed as a camera's auto-exposure would expose frame T, vehicles and
+    # all (night.auto_expose); every frame gets the same factor. Rendered streets keep theirs.
+    factor = 1.0
+    if photo_scene:
+        factor = night.exposure_factor(_compose(background, tracks, last, last))
+        background = background * np.float32(factor)
 
     clean = np.empty((config.frames, height, width, 3), np.uint8)
     masks = np.zeros((config.frames, height, width), bool)
@@ -201,7 +208,8 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
     opaque = np.zeros((config.frames, height, width), bool)
     background_u8 = _to_uint8(background)
     for t in range(config.frames):
-        frame = _compose(background, tracks, t, last, (masks[t], owners[t], opaque[t]))
+        frame = _compose(background, tracks, t, last, (masks[t], owners[t], opaque[t]),
+                         factor)
         clean[t] = _to_uint8(frame)
         # Coverage too faint to count as vehicle must not change a byte: the mask is exact.
         np.copyto(clean[t], background_u8, where=~masks[t][..., None])
@@ -210,7 +218,7 @@ def render_sequence(config: SceneConfig, rng: np.random.Generator,
         blurred = np.empty_like(clean)
         offsets = np.linspace(-exposure / 2, exposure / 2, max(2, exposure_samples))
         for t in range(config.frames):
-            acc = sum(_compose(background, tracks, t + o, last) for o in offsets)
+            acc = sum(_compose(background, tracks, t + o, last, None, factor) for o in offsets)
             blurred[t] = _to_uint8(acc / len(offsets))
     flows = _flows(tracks, owners[last], config.frames)
     plates = [_plate_label(tr, i, owners[last], width, height)
@@ -342,8 +350,10 @@ def _place_vehicles(config: SceneConfig,
 
 # --- rendering -------------------------------------------------------------------------------
 def _compose(background: np.ndarray, tracks: list, t: float, last: int,
-             layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Background with every vehicle warped to time ``t`` (far to near), float32 RGB.
+             layers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+             exposure: float = 1.0) -> np.ndarray:
+    """Background with every vehicle warped to time ``t`` (far to near), float32 RGB; the
+    vehicles' light scaled by ``exposure`` (the background comes already exposed).
 
     ``layers`` (mask, owner, opaque) of the frame are filled in when given.
     """
@@ -362,6 +372,8 @@ def _compose(background: np.ndarray, tracks: list, t: float, last: int,
         local[:, 2] -= (x0, y0)
         size = (int(x1 - x0), int(y1 - y0))
         rgb = _warp(track.sprite.rgb, local, size)  # premultiplied
+        if exposure != 1.0:
+            rgb *= np.float32(exposure)
         alpha = _warp(track.sprite.alpha, local, size)
         # premultiplied "over", with OpenCV's kernels (numpy's broadcast over RGB is 5x slower)
         behind = cv2.multiply(frame[y0:y1, x0:x1], cv2.cvtColor(1.0 - alpha, cv2.COLOR_GRAY2RGB))

@@ -1,0 +1,84 @@
+"""Side by side: exported enhancers (e.g. the direct and the residual formulation of MIM
+L1+L_CR) and the classical baseline on both test splits of ``nightowl eval``, every noise
+model, every S, the true gain told.
+
+Columns per (split, noise): whole-frame PSNR (dB), colour/brightness error (mean absolute
+difference of 16x16 block means, 8-bit levels) and the recogniser's correct-answer rate on the
+scored plates. The scenes, noise and reading are the evaluation's own
+(``nightowl.training.evaluation``); the networks run in fp32 unless told otherwise.
+
+Run: python bench/compare_formulations.py --model direct=DIR/mim_l1_cr.onnx \
+         --model residual=models/mim_l1_cr.onnx [--count 24] [--precision fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from nightowl.service.engines import load_engine
+from nightowl.service.frames import quality
+from nightowl.service.frames.exposure import S_VALUES
+from nightowl.training.evaluation import methods, reading
+from nightowl.training.evaluation.scoring import correct_chars
+from nightowl.training.evaluation.testset import NOISE_MODELS, SPLITS, darken, split_scene
+
+
+def _read(recogniser, scene, image: np.ndarray) -> list[str]:
+    if not scene.plates:
+        return []
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = reading.crop_window(scene.plates, height, width)
+    batch = image[y0:y1, x0:x1].transpose(2, 0, 1)[None].astype(np.float32)
+    probabilities = recogniser.run(batch)[0]
+    return [reading.read_plate(probabilities, plate, (x0, y0)) for plate in scene.plates]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=FILE",
+                        help="an exported enhancer (its folder holds its manifest); repeat")
+    parser.add_argument("--count", type=int, default=24, help="sequences per split (default 24)")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument("--recogniser", type=Path, default=Path("models/recogniser.onnx"))
+    args = parser.parse_args()
+    models = dict(item.split("=", 1) for item in args.model)
+    if not models:
+        parser.error("give at least one --model NAME=FILE")
+    recogniser = load_engine(args.recogniser.name, "onnxruntime-cpu",
+                             models_dir=args.recogniser.parent, threads=1, cpu_precision="fp32")
+    runners = {"classical": methods.classical}
+    runners.update({name: methods.Network(Path(file), precision=args.precision)
+                    for name, file in models.items()})
+    sums: dict[tuple, np.ndarray] = {}  # (split, noise, method) -> psnr, colour, count, chars, ok
+    for split in SPLITS:
+        for index in tqdm(range(args.count), desc=split, unit="seq"):
+            scene = split_scene(split, index)
+            clean = scene.sequence.clean[-1].astype(np.float32) / 255
+            for noise in NOISE_MODELS:
+                for s in S_VALUES:
+                    condition = methods.Condition(low=darken(scene, noise, s), s=s)
+                    for name, run in runners.items():
+                        image = run(condition)[0]
+                        reads = _read(recogniser, scene, image)
+                        chars = sum(len(p.labels) for p in scene.plates)
+                        right = sum(correct_chars(p.labels, r)
+                                    for p, r in zip(scene.plates, reads, strict=True))
+                        cell = sums.setdefault((split, noise, name), np.zeros(5))
+                        cell += (quality.psnr(image, clean), quality.colour_error(image, clean),
+                                 1, chars, right)
+    print(f"\n{args.count} sequences per split, S in {list(S_VALUES)}, gain told, "
+          f"{args.precision}\n")
+    print("| split | noise | method | PSNR (dB) | colour error (levels) | chars (ours) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (split, noise, name), (psnr, colour, count, chars, right) in sums.items():
+        rate = f"{right / chars:.3f}" if chars else "-"
+        print(f"| {split} | {noise} | {name} | {psnr / count:.2f} | {colour / count:.2f} | "
+              f"{rate} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,11 @@
 frames from what auto-exposed night scenes look like.
 
 Scenes: photo scenes (a photograph of one split relit for night, vehicles, half of them
-photo-textured, and 1-3 moving photo patches, the frame auto-exposed: PHOTO_SCENE) and rendered night streets (``SceneConfig()``), each
-darkened by every S in S_VALUES under each noise model (the scene rendered once, then degraded
-exactly as ``make_sample(SampleConfig(scene, NoiseConfig(model, s_values=(S,))), seed, i)``
-does). ``--fit`` fits the ridge regression of log S on ``gain_features`` over the photo "train"
+photo-textured, and 1-3 moving photo patches, the frame auto-exposed: PHOTO_SCENE) and
+rendered night streets (``SceneConfig()``), each darkened by every S in S_VALUES under each
+noise model (the scene rendered once, then degraded exactly as
+``make_sample(SampleConfig(scene, NoiseConfig(model, s_values=(S,))), seed, i)`` does).
+``--fit`` fits the ridge regression of log S on ``gain_features`` over the photo "train"
 split and rendered scenes of the training seed (frame T of each sample, every noise model) and
 prints GAIN_WEIGHTS to paste into exposure.py; the measurement uses the constants in
 exposure.py. Measured: on the photo "val" split (for choosing) and the photo "test" split (the

@@ -5,10 +5,12 @@ model, every S, the true gain told.
 Columns per (split, noise): whole-frame PSNR (dB), colour/brightness error (mean absolute
 difference of 16x16 block means, 8-bit levels) and the recogniser's correct-answer rate on the
 scored plates. The scenes, noise and reading are the evaluation's own
-(``nightowl.training.evaluation``); the networks run in fp32 unless told otherwise.
+(``nightowl.training.evaluation``). A model is an exported ``.onnx`` (its folder holds its
+manifest; run on ONNX Runtime, fp32 unless told otherwise) or a training run's
+``checkpoint.pt`` / ``final.pt`` (run in torch, fp32: for runs not exported).
 
-Run: python bench/compare_formulations.py --model direct=DIR/mim_l1_cr.onnx \
-         --model residual=models/mim_l1_cr.onnx [--count 24] [--precision fp32]
+Run: python bench/compare_formulations.py --model direct=runs/direct/checkpoint.pt \
+         --model residual=runs/residual/checkpoint.pt [--count 24] [--precision fp32]
 """
 
 from __future__ import annotations
@@ -27,6 +29,37 @@ from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS, SPLITS, darken, split_scene
 
 
+class TorchRun:
+    """A training run's network in torch, fed as ``methods.Network`` feeds an exported one."""
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer
+
+        torch.set_num_threads(1)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        config = checkpoint.get("model_config") or checkpoint["config"]["model"]
+        self.config = EnhancerConfig(**config)
+        self.model = build_enhancer(self.config).eval()
+        self.model.load_state_dict(checkpoint["model"])
+        self.torch = torch
+
+    def __call__(self, condition: methods.Condition) -> tuple[np.ndarray, float]:
+        from nightowl.service.frames.layout import input_scale, network_input
+
+        frames = condition.align() if self.config.kind == "mim" else condition.low[-1:]
+        scale = input_scale(frames.dtype, condition.s, self.config.reference_gain)
+        with self.torch.no_grad():
+            out = self.model(self.torch.from_numpy(network_input(frames, scale)[None]))[0]
+        return np.clip(out.numpy().transpose(1, 2, 0), 0, 1), 0.0
+
+
+def _runner(file: str, precision: str):
+    path = Path(file)
+    return TorchRun(path) if path.suffix == ".pt" else methods.Network(path, precision=precision)
+
+
 def _read(recogniser, scene, image: np.ndarray) -> list[str]:
     if not scene.plates:
         return []
@@ -40,7 +73,8 @@ def _read(recogniser, scene, image: np.ndarray) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], metavar="NAME=FILE",
-                        help="an exported enhancer (its folder holds its manifest); repeat")
+                        help="an exported enhancer (.onnx, its folder holds its manifest) "
+                        "or a run's checkpoint.pt / final.pt; repeat")
     parser.add_argument("--count", type=int, default=24, help="sequences per split (default 24)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
     parser.add_argument("--recogniser", type=Path, default=Path("models/recogniser.onnx"))
@@ -51,8 +85,7 @@ def main() -> None:
     recogniser = load_engine(args.recogniser.name, "onnxruntime-cpu",
                              models_dir=args.recogniser.parent, threads=1, cpu_precision="fp32")
     runners = {"classical": methods.classical}
-    runners.update({name: methods.Network(Path(file), precision=args.precision)
-                    for name, file in models.items()})
+    runners.update({name: _runner(file, args.precision) for name, file in models.items()})
     sums: dict[tuple, np.ndarray] = {}  # (split, noise, method) -> psnr, colour, count, chars, ok
     for split in SPLITS:
         for index in tqdm(range(args.count), desc=split, unit="seq"):

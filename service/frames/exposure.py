@@ -38,8 +38,8 @@ MAX_PIXELS = 1 << 20  # frames larger than this are read at a stride (gain_featu
 FLOOR = 1e-4  # statistics below this fraction of full scale (a black frame) are read as it
 # log S = GAIN_WEIGHTS . gain_features(frame): written by `python bench/bench_gain_estimate.py
 # --fit` (photo "train" split and rendered scenes of the training seed, every noise model)
-GAIN_WEIGHTS = (0.0205267, 0.00444758, -0.0179364, -0.0355165, 0.0507906, 0.0276808, 0.145656,
-                -0.114203, -0.304257, -0.440529, -0.0313105, -0.00146987, 0.00371729, 0.900922)
+GAIN_WEIGHTS = (0.0340866, 0.00480511, -0.00855978, -0.0465261, 0.0574266, 0.0276655, 0.127804,
+                -0.100536, -0.238482, -0.510831, -0.0330798, -0.0103905, 0.00481877, 0.922457)
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ class Condition:
 
 
 def estimated_gain(condition: Condition) -> float:
-    """The server's estimate of S from the dark frames: the one call to change when the
-    server's estimator does (frame T today)."""
-    return exposure.estimate_gain(condition.low[-1])
+    """The server's estimate of S from the dark frames: from the whole window of T frames, as
+    a camera's first full window gets it (later windows are smoothed over time as well)."""
+    return exposure.estimate_window_gain(condition.low)
 
 
 def estimated(condition: Condition) -> Condition:

@@ -59,9 +59,10 @@ rewrites this page.
   gain; a network without one takes the frames as captured, so S changes nothing for it. The
   served default is `mim_l1_cr.onnx`, the *MIM L1+L_CR* row.
 - **Estimated rows** (*... (estimated gain)*): classical and each network again, told instead
-  the server's own estimate of S from the dark frame T
-  (`nightowl.service.frames.exposure.estimate_gain`, what a camera that sends no gain gets;
-  its time is included). *gain* is told S only. The *S told* column is the mean S a row was
+  the server's own estimate of S from the T dark frames
+  (`nightowl.service.frames.exposure.estimate_window_gain`, what a camera that sends no gain
+  gets on its first full window; later windows are also smoothed over time; its time is
+  included). *gain* is told S only. The *S told* column is the mean S a row was
   told: the true mean for told rows, the estimate's mean for estimated ones.
 - **Precision**: the networks ran in **{precision}** on ONNX Runtime's CPU engine, as the
   server runs them there (`--precision`; int8: each file's listed `*.int8.onnx` copy, the

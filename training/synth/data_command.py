@@ -26,9 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=int, default=0, help="index of the first sequence "
                         "(default 0), to extend a data set")
     parser.add_argument("--frames", type=int, default=4, help="frames per sequence T (default 4)")
-    parser.add_argument("--noise", choices=("eq6", "extended"), default="eq6",
-                        help="low-light model: the paper's Eq. 6 (default) or the extended "
-                        "camera model")
+    parser.add_argument("--noise", choices=("eq6", "extended", "sensor", "mixture"),
+                        default="eq6", help="low-light model: the paper's Eq. 6 (default), the "
+                        "extended camera model, the raw sensor model, or the training mixture "
+                        "of the three")
+    parser.add_argument("--photos", type=float, default=0.0, metavar="P",
+                        help="fraction of sequences whose static scene is a relit photograph, "
+                        "with photo-textured vehicles and 0-3 moving photo patches (default 0: "
+                        "rendered streets only; needs the Debian wallpaper packages)")
+    parser.add_argument("--photo-split", choices=("train", "val", "test"), default="train",
+                        help="which photographs (default train)")
     parser.add_argument("--sigma", type=float, default=2.0, help="Eq. 6 noise std in 8-bit levels "
                         "of the dark image (default 2.0)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
@@ -53,8 +60,19 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.training.synth.samples import SampleConfig
     from nightowl.training.synth.scenes import SceneConfig
 
-    config = SampleConfig(scene=SceneConfig(width=width, height=height, frames=args.frames),
-                          noise=NoiseConfig(model=args.noise, sigma=args.sigma))
+    scene = SceneConfig(width=width, height=height, frames=args.frames)
+    if args.photos > 0:
+        from dataclasses import replace
+
+        from nightowl.training.synth.photos import PhotosUnavailableError, photos_of
+
+        try:
+            photos_of(args.photo_split)
+        except PhotosUnavailableError as error:
+            fail(str(error))
+        scene = replace(scene, photo_backgrounds=args.photos, textured_vehicles=args.photos,
+                        photo_patches=(0, 3), photo_split=args.photo_split)
+    config = SampleConfig(scene=scene, noise=NoiseConfig(model=args.noise, sigma=args.sigma))
     if args.preview is not None:
         _write_preview(config, args)
     if args.out is not None:
@@ -80,6 +98,7 @@ def _check_ranges(args: argparse.Namespace, fail) -> None:
               (args.frames >= 1, f"--frames must be >= 1; got {args.frames}"),
               (args.sigma >= 0, f"--sigma must be >= 0; got {args.sigma}"),
               (args.jobs >= 1, f"--jobs must be >= 1; got {args.jobs}"),
+              (0 <= args.photos <= 1, f"--photos is a fraction in [0, 1]; got {args.photos}"),
               (args.preview_count >= 1, f"--preview-count must be >= 1; got {args.preview_count}")]
     for ok, message in checks:
         if not ok:

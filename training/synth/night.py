@@ -4,15 +4,18 @@ In linear light (sRGB decoded), the photograph's albedo is lit by a dim ambient 
 street lamps (each a warm or cool pool of light), falls off in exposure towards one edge, is
 vignetted by the lens, and sometimes carries a headlight's glare; then it is encoded back to
 sRGB. Last, the frame is exposed as an auto-exposure camera would expose it: scaled so that the
-AE_PERCENTILE-th percentile of its luminance sits at AE_TARGET of full scale. That exposure is
-the truth a dark frame is S times darker than, which is what makes S readable from a frame of
-a real scene (``nightowl.service.frames.exposure``). The generator meters again once the
-vehicles are in the frame (``scenes.render_sequence``), as a camera meters what it sees.
+AE_PERCENTILE-th percentile of its 4x4 block-mean luminance sits at AE_TARGET of full scale.
+That exposure is the truth a dark frame is S times darker than, which is what makes S readable
+from a frame of a real scene (``nightowl.service.frames.exposure``). The generator meters
+again once the vehicles are in the frame (``scenes.render_sequence``), as a camera meters what
+it sees.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nightowl.service.frames.exposure import BLOCK, LUMA
 
 AE_PERCENTILE = 98.0  # the auto-exposure meter: this percentile of luminance ...
 AE_TARGET = 0.8  # ... is exposed to this fraction of full scale
@@ -20,7 +23,6 @@ AE_TARGET = 0.8  # ... is exposed to this fraction of full scale
 # cool LED, metal halide
 LAMP_COLOURS = np.array([[1.0, 0.55, 0.12], [1.0, 0.72, 0.42], [1.0, 0.86, 0.68],
                          [0.82, 0.9, 1.0], [0.95, 0.97, 1.0]], np.float32)
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 def to_linear(srgb: np.ndarray) -> np.ndarray:
@@ -78,17 +80,21 @@ def _glare(rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray,
 
 def luminance(image: np.ndarray) -> np.ndarray:
     """(..., 3) RGB -> (...) Rec. 709 luma of the encoded values."""
-    return image @ _LUMA
+    return image @ LUMA
 
 
 def exposure_factor(image: np.ndarray) -> float:
-    """The factor that brings a float RGB frame's AE_PERCENTILE-th luminance percentile (its
-    values clipped to full scale, as a sensor clips) to AE_TARGET."""
-    meter = float(np.percentile(luminance(np.clip(image[::2, ::2], 0, 1)), AE_PERCENTILE))
+    """The factor that brings a float RGB frame's meter to AE_TARGET. The meter is block
+    metering, as cameras do it: the AE_PERCENTILE-th percentile of the luminance of its
+    BLOCK x BLOCK block means (values clipped to full scale, as a sensor clips)."""
+    height, width = image.shape[0] // BLOCK * BLOCK, image.shape[1] // BLOCK * BLOCK
+    clipped = np.clip(image[:height, :width], 0, 1)
+    blocks = clipped.reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK, 3).mean(axis=(1, 3))
+    meter = float(np.percentile(blocks @ LUMA, AE_PERCENTILE))
     return AE_TARGET / max(meter, 1e-4)
 
 
 def auto_expose(image: np.ndarray) -> np.ndarray:
-    """Scale a float RGB frame so its AE_PERCENTILE-th luminance percentile is AE_TARGET."""
+    """Scale a float RGB frame so that its meter (:func:`exposure_factor`) reads AE_TARGET."""
     return np.clip(image * np.float32(exposure_factor(image)), 0, 1).astype(np.float32)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nightowl.service.frames.exposure import estimate_gain
+from nightowl.service.frames.exposure import estimate_window_gain
 from nightowl.service.frames.layout import input_scale, network_input
 from nightowl.training.evaluation.methods import Condition, Network, estimated
 from nightowl.training.evaluation.testset import darken, make_scene
@@ -53,6 +53,6 @@ def test_networks_run_in_the_precision_asked(precision, file):
 def test_the_estimated_condition_is_told_the_servers_estimate_and_keeps_the_alignment():
     told = condition(25.0)
     guess = estimated(told)
-    assert guess.s == estimate_gain(told.low[-1]) and guess.low is told.low
+    assert guess.s == estimate_window_gain(told.low) and guess.low is told.low
     assert guess.aligned is told.aligned is not None and guess.align_ms == told.align_ms
     assert guess.gain_ms > 0 and told.gain_ms == 0

@@ -106,3 +106,17 @@ def test_unwritable_output_exits_nonzero_and_writes_nothing(tmp_path):
 def test_nothing_to_do_is_an_error():
     result = nightowl("data")
     assert result.returncode != 0 and "nothing to do" in result.stderr
+
+
+
+def test_photo_scenes_under_the_sensor_model_are_written(tmp_path):
+    result = nightowl("data", "--out", str(tmp_path / "d"), "--count", "2", "--size", "96x64",
+                      "--photos", "1", "--noise", "sensor", "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "d" / "000001" / "meta.json").read_text())
+    assert meta["noise"]["model"] == "sensor"
+
+
+def test_a_photo_fraction_outside_0_1_is_refused(tmp_path):
+    result = nightowl("data", "--out", str(tmp_path / "d"), "--photos", "1.5")
+    assert result.returncode != 0 and "--photos" in result.stderr

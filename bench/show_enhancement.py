@@ -1,9 +1,12 @@
 """A picture of what the shipped models do: dark input, each variant, and the truth.
 
-Run: python bench/show_enhancement.py [--seed 900021] [--count 3] [--out PATH]
+Run: python bench/show_enhancement.py [--seed 900021] [--count 2] [--photo-count 2]
+     [--out PATH]
 Rows are held-out generator sequences (the validation seed of the shipped configs), cropped
-around a plate; columns: the dark frame T brightened by S, SIM L1, SIM L1+L_CR, MIM L1,
-MIM L1+L_CR, and the clean frame T. Runs the ONNX files in models/ with ONNX Runtime.
+around a plate: ``--count`` rendered streets, then ``--photo-count`` photo scenes (relit
+photographs of the validation split, never trained on), under Eq. 6; columns: the dark frame
+T brightened by S, SIM L1, SIM L1+L_CR, MIM L1, MIM L1+L_CR, and the clean frame T. Runs the
+ONNX files in models/ with ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -27,20 +30,24 @@ COLUMNS = ["dark x S", "SIM L1", "SIM L1+L_CR", "MIM L1", "MIM L1+L_CR", "truth"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=900_021)
-    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--count", type=int, default=2)
+    parser.add_argument("--photo-count", type=int, default=2)
     parser.add_argument("--crop", type=int, default=160)
     parser.add_argument("--out", type=Path, default=Path("training/assets/enhanced.jpg"))
     args = parser.parse_args()
     sessions = {n: ort.InferenceSession(str(MODELS / f"{n}.onnx"),
                                         providers=["CPUExecutionProvider"])
                 for n in ("sim_l1", "sim_l1_cr", "mim_l1", "mim_l1_cr")}
-    config = SampleConfig(scene=SceneConfig())
+    photo_scene = SceneConfig(photo_backgrounds=1.0, textured_vehicles=0.5,
+                              photo_patches=(1, 3), photo_split="val")
+    configs = [SampleConfig(scene=SceneConfig())] * args.count
+    configs += [SampleConfig(scene=photo_scene)] * args.photo_count
     # the networks' inputs as in training: scaled by S / reference_gain when they have one
     reference = resolve("mim_l1_cr.onnx", MODELS).reference_gain
     make = EnhancerExamples(kind="mim", crop=CropConfig(size=args.crop, plate_probability=1.0),
                             reference_gain=reference)
     rows = []
-    for index in range(args.count):
+    for index, config in enumerate(configs):
         sample = make_sample(config, args.seed, index)
         example = make(sample)
         frames = example["inputs"][None]

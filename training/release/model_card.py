@@ -94,7 +94,10 @@ with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flow
   starts at zero, so an untrained model is that base), which cannot drift in colour or
   brightness unless its data says so. Measured side by side: MIM L1+L_CR, both started from
   the stage-3 file (the residual one with zeroed heads), the same data, lr and budget, five
-  runs sharing the 2 cores, 100 steps each
+  runs sharing the 2 cores (`nightowl train training/configs/mim_l1_cr.toml --out
+  runs/mim_l1_cr_direct --max-minutes 60` and `nightowl train
+  training/configs/mim_l1_cr_residual.toml --out runs/mim_l1_cr_residual`), compared at their
+  step-100 checkpoints
   (`python bench/compare_formulations.py --model direct=runs/mim_l1_cr_direct/checkpoint.pt
   --model residual=runs/mim_l1_cr_residual/checkpoint.pt --count 6`: 6 sequences per split,
   every S and noise model, gain told, fp32; colour = mean absolute difference of 16x16 block

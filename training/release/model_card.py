@@ -36,8 +36,8 @@ with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flow
   of Debian's `plasma-workspace-wallpapers` and `mate-backgrounds` that are photographs
   (`training/synth/photos.py`), split by the sha256 of each file into train (14 photographs),
   validation (3) and test (7); training draws only train photographs, validation only
-  validation ones, and the test photographs are only ever seen by `nightowl eval`. Debian's
-  `opencv-doc` is reserved for independent evaluation and never read.
+  validation ones, and the test photographs are only ever seen by `nightowl eval`. Only these two
+  packages are read.
 - **Moving objects**: the rendered vehicles, 40% of them with a photograph's texture on the
   body, and 0-3 free photo patches per sequence (ellipses and polygons moving with their own
   affine motion, up to 8 px, 4 degrees and 4% scale per frame, occluding each other), so that

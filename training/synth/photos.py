@@ -4,8 +4,7 @@ The photographs are installed by the system's package manager (``.ci/debian-pack
 and found on disk; nothing is downloaded at run time. Only the wallpapers that are photographs
 are listed (the packages also hold drawings and abstract art). Each photograph belongs to one
 split, fixed by the sha256 of its bytes, so a test photograph is never trained on whatever the
-order or number of files on disk. Debian's ``opencv-doc`` is reserved for independent
-evaluation and is never read here.
+order or number of files on disk. Only the listed files of the two packages are read.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from tqdm import tqdm
 from nightowl.service.engines import load_engine
 from nightowl.service.frames import quality
 from nightowl.service.frames.exposure import S_VALUES
-from nightowl.training.evaluation import methods, reading
+from nightowl.training.evaluation import methods
+from nightowl.training.evaluation.runner import read_scene
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS, SPLITS, darken, split_scene
 
@@ -60,16 +61,6 @@ def _runner(file: str, precision: str):
     return TorchRun(path) if path.suffix == ".pt" else methods.Network(path, precision=precision)
 
 
-def _read(recogniser, scene, image: np.ndarray) -> list[str]:
-    if not scene.plates:
-        return []
-    height, width = image.shape[:2]
-    x0, y0, x1, y1 = reading.crop_window(scene.plates, height, width)
-    batch = image[y0:y1, x0:x1].transpose(2, 0, 1)[None].astype(np.float32)
-    probabilities = recogniser.run(batch)[0]
-    return [reading.read_plate(probabilities, plate, (x0, y0)) for plate in scene.plates]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], metavar="NAME=FILE",
@@ -96,7 +87,7 @@ def main() -> None:
                     condition = methods.Condition(low=darken(scene, noise, s), s=s)
                     for name, run in runners.items():
                         image = run(condition)[0]
-                        reads = _read(recogniser, scene, image)
+                        reads = read_scene(recogniser, scene, {name: image})[name]
                         chars = sum(len(p.labels) for p in scene.plates)
                         right = sum(correct_chars(p.labels, r)
                                     for p, r in zip(scene.plates, reads, strict=True))

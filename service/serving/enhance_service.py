@@ -224,8 +224,8 @@ class EnhanceService:
         for i, frame in enumerate(request.frames):
             sequence = None if request.sequence is None else request.sequence + i
             pushed = self.buffers.push(camera_id, frame, sequence, request.owner)
-            if pushed.gain is not None and self.pipeline.estimates:
-                estimate = pushed.gain.push(frame)
+            if told is None and pushed.gain is not None and self.pipeline.estimates:
+                estimate = pushed.gain.push(frame)  # no statistics when a gain is told
         self.metrics.cameras.set(len(self.buffers))
         if pushed.window is None:
             return Staged(None, pushed.sequence, "skipped", told=told,
@@ -233,8 +233,7 @@ class EnhanceService:
                                  f"{self.buffers.newest(camera_id)}; frames must arrive in "
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
-        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told,
-                      None if told is not None else estimate)
+        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate)
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size and depth, each side at least the minimum."""

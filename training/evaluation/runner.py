@@ -88,7 +88,7 @@ class Evaluator:
             for s in self.settings.s_values:
                 condition = methods.Condition(low=darken(scene, noise, s), s=s)
                 outputs, told = self._outputs(condition, clean)
-                reads = self._read(scene, {k: v[0] for k, v in outputs.items()})
+                reads = read_scene(self.recogniser, scene, {k: v[0] for k, v in outputs.items()})
                 for name, (image, ms) in outputs.items():
                     truth = name == GROUND_TRUTH
                     record = {"split": split, "index": index, "noise": noise, "S": s,
@@ -141,18 +141,6 @@ class Evaluator:
             outputs[name + methods.ESTIMATED], told[name + methods.ESTIMATED] = result, guess.s
         return outputs, told
 
-    def _read(self, scene: EvalScene, images: dict[str, np.ndarray]) -> dict[str, list[str]]:
-        """Each method's image read by the recogniser, plate by plate."""
-        if not scene.plates:
-            return {name: [] for name in images}
-        height, width = scene.sequence.clean.shape[1:3]
-        x0, y0, x1, y1 = reading.crop_window(scene.plates, height, width)
-        names = list(images)
-        batch = np.stack([images[n][y0:y1, x0:x1].transpose(2, 0, 1) for n in names])
-        probabilities = self.recogniser.run(batch.astype(np.float32))
-        return {name: [reading.read_plate(p, plate, (x0, y0)) for plate in scene.plates]
-                for name, p in zip(names, probabilities, strict=True)}
-
     def _ocr(self, crops: list[tuple[dict, np.ndarray, int]]) -> None:
         reads = ocr.read_crops([(c, lines) for _, c, lines in crops], self.tesseract)
         counters: dict[int, int] = {}
@@ -167,6 +155,21 @@ class Evaluator:
         return (scene.index < self.settings.sheet_scenes
                 and noise == (shown if shown in noises else noises[0])
                 and s == values[scene.index % len(values)])
+
+
+def read_scene(recogniser, scene: EvalScene,
+               images: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Each method's image (H, W, 3) in [0, 1] read by ``recogniser`` (an engine), plate by
+    plate, in one engine call over the scene's plate window."""
+    if not scene.plates:
+        return {name: [] for name in images}
+    height, width = scene.sequence.clean.shape[1:3]
+    x0, y0, x1, y1 = reading.crop_window(scene.plates, height, width)
+    names = list(images)
+    batch = np.stack([images[n][y0:y1, x0:x1].transpose(2, 0, 1) for n in names])
+    probabilities = recogniser.run(batch.astype(np.float32))
+    return {name: [reading.read_plate(p, plate, (x0, y0)) for plate in scene.plates]
+            for name, p in zip(names, probabilities, strict=True)}
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

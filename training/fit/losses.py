@@ -20,6 +20,17 @@ class LossConfig:
     # Which mask splits MIM's L1 between its branches during training: "true" uses the
     # generator's moving-object mask, "predicted" the mask U-Net's output (as the paper does).
     branch_mask: Literal["true", "predicted"] = "true"
+    # Not in the paper: weight of an L1 between 8x8 block means of the output and the truth,
+    # added to the frame's loss. Per-pixel L1 lets a network trade a colour cast it learnt
+    # from its training palette against noise; block means see only colour and brightness.
+    colour_weight: float = 0.0
+    colour_block: int = 8
+
+
+def colour_loss(output: torch.Tensor, target: torch.Tensor, block: int = 8) -> torch.Tensor:
+    """Mean |block mean of output - block mean of target| over ``block`` x ``block`` tiles:
+    the training side of the evaluation's colour error, blind to noise and fine detail."""
+    return F.l1_loss(F.avg_pool2d(output, block), F.avg_pool2d(target, block))
 
 
 def masked_l1(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -53,6 +64,9 @@ def sim_loss(output: torch.Tensor, target: torch.Tensor, recogniser: nn.Module |
         parts["loss"] = (1 - config.cr_weight) * l1 + config.cr_weight * parts["cr"]
     else:
         parts["loss"] = l1
+    if config.colour_weight > 0:
+        parts["colour"] = colour_loss(output, target, config.colour_block)
+        parts["loss"] = parts["loss"] + config.colour_weight * parts["colour"]
     return parts
 
 
@@ -72,4 +86,8 @@ def mim_loss(parts: MimParts, target: torch.Tensor, true_mask: torch.Tensor,
         logs["cr"] = character_loss(recogniser, parts.moving, target, config.cr_threshold)
         moving = (1 - config.cr_weight) * moving_l1 + config.cr_weight * logs["cr"]
     logs["loss"] = moving + stationary_l1 + bce
+    if config.colour_weight > 0:
+        # on the blended frame, so the mask's choice between the branches is held to it too
+        logs["colour"] = colour_loss(parts.output, target, config.colour_block)
+        logs["loss"] = logs["loss"] + config.colour_weight * logs["colour"]
     return logs

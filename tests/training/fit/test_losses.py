@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nightowl.training.fit.losses import LossConfig, character_loss, masked_l1, mim_loss, sim_loss
+from nightowl.training.fit.losses import (
+    LossConfig,
+    character_loss,
+    colour_loss,
+    masked_l1,
+    mim_loss,
+    sim_loss,
+)
 from nightowl.training.nets.enhancers import MimParts
 
 
@@ -66,3 +73,29 @@ def test_mim_loss_splits_pixels_between_branches_and_adds_cr():
     assert "cr" in with_cr
     plain = sim_loss(target, target, FixedRecogniser(), LossConfig(cr_weight=0.01))
     assert float(plain["loss"]) == 0
+
+
+def test_colour_loss_sees_a_cast_but_not_zero_mean_noise():
+    target = torch.full((1, 3, 16, 16), 0.5)
+    noise = torch.zeros(1, 3, 16, 16)
+    noise[..., 0::2, :] = 0.1
+    noise[..., 1::2, :] = -0.1  # zero mean over every 8x8 block
+    assert float(colour_loss(target + noise, target)) < 1e-6
+    cast = target.clone()
+    cast[:, 2] -= 0.04  # blue 10 levels low
+    assert abs(float(colour_loss(cast, target)) - 0.04 / 3) < 1e-6
+
+
+def test_colour_weight_adds_the_block_mean_term_to_both_tasks():
+    target = torch.rand(1, 3, 16, 16)
+    output = (target - 0.05).clamp(0, 1)
+    config = LossConfig(colour_weight=2.0)
+    sim = sim_loss(output, target, None, config)
+    assert abs(float(sim["loss"]) - (float(sim["l1"]) + 2.0 * float(sim["colour"]))) < 1e-6
+    assert "colour" not in sim_loss(output, target, None, LossConfig())
+    mask = torch.zeros(1, 1, 16, 16)
+    parts = MimParts(output, output, mask + 0.5, output)
+    plain = mim_loss(parts, target, mask, None, LossConfig())
+    coloured = mim_loss(parts, target, mask, None, config)
+    expected = float(plain["loss"]) + 2.0 * float(colour_loss(output, target))
+    assert abs(float(coloured["loss"]) - expected) < 1e-5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from nightowl.service.engines.base import precision
 from nightowl.service.errors import NotReady
 from nightowl.service.rest.deps import Authorised, Service
 
@@ -22,7 +23,7 @@ async def readyz(service: Service) -> dict:
         raise NotReady("shutting down" if service.draining else "starting")
     engine = service.engines["multi"]
     return {"status": "ready", "model": engine.name, "backend": engine.backend,
-            "precision": engine.describe().get("precision", "fp32")}
+            "precision": precision(engine)}
 
 
 @router.get("/metrics", summary="Prometheus metrics")

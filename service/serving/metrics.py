@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -29,3 +29,7 @@ class Metrics:
                                "answered", registry=r)
         self.cameras = Gauge("nightowl_cameras", "Cameras with a buffer", registry=r)
         self.streams = Gauge("nightowl_streams", "Open gRPC streams", registry=r)
+        # nightowl_engine_info{role,model,backend,precision} 1: which backend serves, so a GPU
+        # host serving on the CPU shows on a dashboard
+        self.engine = Info("nightowl_engine", "The engine of each role (multi, single): model "
+                           "file, backend and precision", ["role"], registry=r)

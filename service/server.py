@@ -16,7 +16,6 @@ import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from nightowl.service.engines.base import precision
 from nightowl.service.rest.app import create_app
 from nightowl.service.rpc import enhance_pb2
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
@@ -65,9 +64,7 @@ class Server:
         """Serve ``service`` (loaded and warmed up) from now on."""
         await service.start()
         self.service = self._servicer.service = self._app.state.service = service
-        for role, engine in service.engines.items():
-            self.metrics.engine.labels(role=role).info(
-                {"model": engine.name, "backend": engine.backend, "precision": precision(engine)})
+        self.metrics.show_engines(service.engines)
         for name in ("", SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("ready: serving %s on %s", service.engines["multi"].name,

@@ -64,6 +64,7 @@ class Server:
         """Serve ``service`` (loaded and warmed up) from now on."""
         await service.start()
         self.service = self._servicer.service = self._app.state.service = service
+        self.metrics.show_engines(service.engines)
         for name in ("", SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("ready: serving %s on %s", service.engines["multi"].name,

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's
     cpu_precision: Literal["int8", "fp32"] = "int8"  # onnxruntime-cpu (named or where auto
     #   ends) runs the model's int8 copy when the manifest lists one; GPU backends run fp32
+    require_gpu: bool = False  # a GPU host: an engine that ends on onnxruntime-cpu (auto with
+    #   no usable GPU) stops the server at start-up, exit 2, instead of serving slowly (the GPU
+    #   image sets it; served.load_engines says why it refuses rather than staying unready)
     warmup_sizes: list[tuple[int, int]] = [(240, 320)]  # (height, width) run once at start
     gain: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False)  # the cameras'
     #   darkening S (output / input brightness) when a request does not tell it; None: a
@@ -68,6 +71,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.require_gpu and self.backend == "onnxruntime-cpu":
+            raise ValueError("require_gpu (NIGHTOWL_REQUIRE_GPU) is true but backend is "
+                             "onnxruntime-cpu: name a GPU backend or auto, or turn "
+                             "require_gpu off")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be set together (PEM files), got only "
                              f"{'tls_cert' if self.tls_cert else 'tls_key'}")

@@ -30,6 +30,11 @@ class Engine(Protocol):
         ...
 
 
+def precision(engine: Engine) -> str:
+    """What the engine computes in ("int8", "fp16", "fp32"): its backend's word, else fp32."""
+    return str(engine.describe().get("precision", "fp32"))
+
+
 def check_batch(batch: object, model: ModelFile) -> np.ndarray:
     """``batch`` as a C-contiguous float32 (B, C, H, W) array, or BatchError saying why not."""
     channels = model.input_channels

@@ -127,8 +127,8 @@ def _gpu_providers(model: ModelFile, backend: str, device_id: int, cache_dir: Pa
         return [("CUDAExecutionProvider", cuda)], details, None
     trt = tensorrt_version()
     if trt is None:
-        raise BackendUnavailable("TensorRT is not installed (the gpu extra's tensorrt package "
-                                 "provides the libraries the TensorRT execution provider loads)")
+        raise BackendUnavailable("TensorRT is not installed (the tensorrt extra provides the "
+                                 "libraries the TensorRT execution provider loads)")
 
     profile = profile or ShapeProfile()
     folder = (cache_dir or DEFAULT_CACHE_DIR) / cache_key(

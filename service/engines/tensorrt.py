@@ -1,10 +1,11 @@
 """Native TensorRT: build a serialised fp16 plan from the ONNX file, and run it.
 
 ``nightowl export --tensorrt`` calls :func:`build_plan`; the server loads the plan with
-:func:`load`. Both need only the ``tensorrt`` and ``cuda-python`` packages (the gpu extra), never
-torch. A plan is valid for one model file, TensorRT version and GPU model: it lives in a folder
-named by :func:`plan_folder` (model sha256, TensorRT version, GPU name, precision, profile), next
-to the timing cache that makes a rebuild fast and a ``key.json`` saying what the key is made of.
+:func:`load`. Both need only the ``tensorrt`` and ``cuda-python`` packages (the tensorrt and
+gpu extras), never torch. A plan is valid for one model file, TensorRT version and GPU model:
+it lives in a folder named by :func:`plan_folder` (model sha256, TensorRT version, GPU name,
+precision, profile), next to the timing cache that makes a rebuild fast and a ``key.json``
+saying what the key is made of.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def plan_folder(model: ModelFile, profile: ShapeProfile, cache_dir: Path | None 
     trt_version = tensorrt_version()
     if trt_version is None:
         raise BackendUnavailable("the tensorrt package is not installed (pip install "
-                                 "'nightowl[gpu]')")
+                                 "'nightowl[gpu,tensorrt]')")
     gpu = gpu_name(device_id)
     if gpu is None:
         raise BackendUnavailable(f"no CUDA GPU {device_id} found (neither cuda-python nor "
@@ -197,7 +198,7 @@ def _import_tensorrt():
         import tensorrt
     except ImportError as error:
         raise BackendUnavailable(f"the tensorrt package is not installed (pip install "
-                                 f"'nightowl[gpu]'): {error}") from None
+                                 f"'nightowl[gpu,tensorrt]'): {error}") from None
     return tensorrt
 
 

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nightowl.service.errors import NotReady
 from nightowl.service.rest.deps import Authorised, Service
+from nightowl.service.serving.metrics import engine_info
 
 router = APIRouter()
 
@@ -20,9 +21,7 @@ async def healthz() -> dict:
 async def readyz(service: Service) -> dict:
     if not service.ready:
         raise NotReady("shutting down" if service.draining else "starting")
-    engine = service.engines["multi"]
-    return {"status": "ready", "model": engine.name, "backend": engine.backend,
-            "precision": engine.describe().get("precision", "fp32")}
+    return {"status": "ready", **engine_info(service.engines["multi"])}
 
 
 @router.get("/metrics", summary="Prometheus metrics")

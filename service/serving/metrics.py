@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from nightowl.service.engines.base import Engine, precision
 
 _LATENCY = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -29,3 +32,18 @@ class Metrics:
                                "answered", registry=r)
         self.cameras = Gauge("nightowl_cameras", "Cameras with a buffer", registry=r)
         self.streams = Gauge("nightowl_streams", "Open gRPC streams", registry=r)
+        # nightowl_engine_info{role,model,backend,precision} 1: which backend serves, so a GPU
+        # host serving on the CPU shows on a dashboard
+        self.engine = Info("nightowl_engine", "The engine of each role (multi, single): model "
+                           "file, backend and precision", ["role"], registry=r)
+
+    def show_engines(self, engines: Mapping[str, Engine]) -> None:
+        """nightowl_engine_info of each role ("multi", "single") as it is served."""
+        for role, engine in engines.items():
+            self.engine.labels(role=role).info(engine_info(engine))
+
+
+def engine_info(engine: Engine) -> dict[str, str]:
+    """What runs, as /readyz and nightowl_engine_info both say it: model file, backend,
+    precision."""
+    return {"model": engine.name, "backend": engine.backend, "precision": precision(engine)}

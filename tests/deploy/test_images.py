@@ -58,16 +58,19 @@ def test_image_never_installs_torch(path):
     installs = [args for op, args in instructions(path) if op == "RUN" and "pip install" in args]
     assert installs
     for command in installs:
+        command = command.replace("docker/constraints.txt", "")  # the lock, not a package
         assert "torch" not in command and "train" not in command, command
 
 
-def test_gpu_image_has_cuda_tensorrt_and_an_engine_cache_volume():
+def test_gpu_image_has_cuda_requires_the_gpu_and_has_an_engine_cache_volume():
+    # which CUDA major the base must be is tests/deploy/test_pins.py's to say
     steps = instructions(ROOT / "docker" / "Dockerfile.gpu")
     base = next(a for op, a in steps if op == "ARG")
-    assert base.startswith("CUDA_IMAGE=nvidia/cuda:12") and "cudnn-runtime" in base
-    assert any('".[gpu]"' in a for op, a in steps if op == "RUN")
-    assert ("VOLUME", '["/home/nightowl/.cache/nightowl"]') in final_stage(
-        ROOT / "docker" / "Dockerfile.gpu")
+    assert base.startswith("CUDA_IMAGE=nvidia/cuda:") and "cudnn-runtime" in base
+    assert any('".[$extras]"' in a and "extras=gpu " in a for op, a in steps if op == "RUN")
+    final = final_stage(ROOT / "docker" / "Dockerfile.gpu")
+    assert ("VOLUME", '["/home/nightowl/.cache/nightowl"]') in final
+    assert "NIGHTOWL_REQUIRE_GPU=true" in " ".join(args for op, args in final if op == "ENV")
 
 
 def test_dockerignore_lets_through_what_the_images_copy():

@@ -3,6 +3,7 @@ clean exit on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 
 import grpc
 import httpx
+import onnxruntime
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -58,6 +60,33 @@ def _check(process: subprocess.Popen, port: int, grpc_port: int) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in onnxruntime.get_available_providers(),
+                    reason="a CUDA-capable onnxruntime: auto may end on the GPU")
+def test_serve_with_require_gpu_on_a_cpu_host_never_gets_ready_and_exits_saying_why():
+    port, grpc_port = free_port(), free_port()
+    env = {**os.environ, "NIGHTOWL_REQUIRE_GPU": "true", "NIGHTOWL_WARMUP_SIZES": "[]"}
+    command = [sys.executable, "-m", "nightowl.service.cli", "serve", "--port", str(port),
+               "--grpc-port", str(grpc_port)]
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while process.poll() is None:  # listening, 503 while loading, then gone
+                assert time.monotonic() < deadline, "serve neither refused nor exited in 60 s"
+                with contextlib.suppress(httpx.TransportError):
+                    assert httpx.get(f"http://127.0.0.1:{port}/readyz",
+                                     timeout=1).status_code == 503
+                time.sleep(0.1)
+            stderr = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "NIGHTOWL_REQUIRE_GPU=true" in last and "backend onnxruntime-cpu" in last, stderr
 
 
 def test_serve_refuses_a_public_host_without_keys():

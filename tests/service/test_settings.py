@@ -29,6 +29,14 @@ def test_public_host_needs_keys_or_an_explicit_opt_out():
     assert Settings(host="::1").host == "::1"
 
 
+def test_require_gpu_comes_from_the_environment_and_refuses_the_cpu_backend(monkeypatch):
+    assert Settings().require_gpu is False
+    monkeypatch.setenv("NIGHTOWL_REQUIRE_GPU", "true")
+    assert Settings().require_gpu is True and Settings(backend="onnxruntime-cuda").require_gpu
+    with pytest.raises(ValidationError, match=r"require_gpu.*onnxruntime-cpu"):
+        Settings(backend="onnxruntime-cpu")
+
+
 def test_bad_values_name_the_setting(tmp_path):
     with pytest.raises(ValidationError, match="port"):
         Settings(port=70000)

@@ -15,8 +15,10 @@ import pytest
 
 from nightowl.service.engines import ShapeProfile, load_engine
 from nightowl.service.engines.profiles import gpu_name, tensorrt_version
+from nightowl.service.engines.served import load_engines
 from nightowl.service.modelrepo.entries import sha256
 from nightowl.service.modelrepo.files import resolve
+from nightowl.service.settings import Settings
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 HAS_CUDA = gpu_name() is not None and "CUDAExecutionProvider" in ort.get_available_providers()
@@ -118,3 +120,11 @@ def test_gpu_backends_run_the_fp32_file_whatever_the_cpu_precision():
     engine = load_engine("sim_l1.onnx", "onnxruntime-cuda", cpu_precision="int8",
                          warmup_shapes=[(64, 64)])
     assert engine.name == "sim_l1.onnx" and "precision" not in engine.describe()
+
+
+@pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed: auto takes it first")
+def test_auto_without_tensorrt_runs_onnxruntime_cuda_and_satisfies_require_gpu():
+    engine = load_engine("sim_l1.onnx", "auto", warmup_shapes=[(64, 64)])
+    assert engine.backend == "onnxruntime-cuda"
+    settings = Settings(require_gpu=True, few_frames="repeat", warmup_sizes=[(64, 64)])
+    assert load_engines(settings)["multi"].backend == "onnxruntime-cuda"

@@ -3,6 +3,10 @@ cpu_precision and few_frames, as the server and ``nightowl enhance`` both take t
 
 from __future__ import annotations
 
+import onnxruntime
+import pytest
+
+from nightowl.service.engines import BackendUnavailable
 from nightowl.service.engines.served import load_engines
 from nightowl.service.settings import Settings
 from tests.serving import normalised_models
@@ -26,3 +30,13 @@ def test_load_engines_adds_the_single_image_model_of_the_few_frames_policy():
     # the shipped models' listed int8 copies, as cpu_precision says
     assert {k: e.name for k, e in engines.items()} == {"multi": "mim_l1_cr.int8.onnx",
                                                         "single": "sim_l1_cr.int8.onnx"}
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in onnxruntime.get_available_providers(),
+                    reason="a CUDA-capable onnxruntime: auto may end on the GPU")
+def test_require_gpu_refuses_an_engine_that_ended_on_the_cpu():
+    settings = Settings(backend="auto", threads=1, few_frames="repeat", warmup_sizes=[])
+    assert load_engines(settings)["multi"].backend == "onnxruntime-cpu"  # this host: no GPU
+    with pytest.raises(BackendUnavailable, match=r"NIGHTOWL_REQUIRE_GPU=true\) but "
+                       r"mim_l1_cr.int8.onnx got backend onnxruntime-cpu"):
+        load_engines(settings.model_copy(update={"require_gpu": True}))

@@ -10,12 +10,16 @@ manifest; run on ONNX Runtime, fp32 unless told otherwise) or a training run's
 ``checkpoint.pt`` / ``final.pt`` (run in torch, fp32: for runs not exported).
 
 Run: python bench/compare_formulations.py --model direct=runs/direct/checkpoint.pt \
-         --model residual=runs/residual/checkpoint.pt [--count 24] [--precision fp32]
+         --model residual=runs/residual/checkpoint.pt [--count 24] [--precision fp32] \
+         [--scenes test|validation]
+``--scenes validation`` runs validation twins of the splits (validation photographs, seeds of
+their own), to choose between runs without looking at the test set.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,29 @@ from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.evaluation import methods
 from nightowl.training.evaluation.runner import read_scene
 from nightowl.training.evaluation.scoring import correct_chars
-from nightowl.training.evaluation.testset import NOISE_MODELS, SPLITS, darken, split_scene
+from nightowl.training.evaluation.testset import (
+    NOISE_MODELS,
+    SPLITS,
+    EvalScene,
+    darken,
+    make_scene,
+    split_scene,
+)
+
+# --scenes validation: the test splits' scene settings with validation photographs and seeds of
+# their own (neither a test seed nor a training config's), for choosing between runs without
+# looking at the test set
+VALIDATION_SEEDS = {"synthetic": 900_778, "photo": 900_777}
+
+
+def scene_of(split: str, index: int, scenes: str) -> EvalScene:
+    """Sequence ``index`` of ``split``: the test split's own, or its validation twin."""
+    if scenes == "test":
+        return split_scene(split, index)
+    config = SPLITS[split].scene
+    if config.uses_photos:
+        config = replace(config, photo_split="val")
+    return make_scene(index, config, VALIDATION_SEEDS[split], split)
 
 
 class TorchRun:
@@ -68,6 +94,9 @@ def main() -> None:
                         "or a run's checkpoint.pt / final.pt; repeat")
     parser.add_argument("--count", type=int, default=24, help="sequences per split (default 24)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument("--scenes", choices=("test", "validation"), default="test",
+                        help="the evaluation's test scenes, or validation twins of them "
+                        "(validation photographs, other seeds) for choosing between runs")
     parser.add_argument("--recogniser", type=Path, default=Path("models/recogniser.onnx"))
     args = parser.parse_args()
     models = dict(item.split("=", 1) for item in args.model)
@@ -80,7 +109,7 @@ def main() -> None:
     sums: dict[tuple, np.ndarray] = {}  # (split, noise, method) -> psnr, colour, count, chars, ok
     for split in SPLITS:
         for index in tqdm(range(args.count), desc=split, unit="seq"):
-            scene = split_scene(split, index)
+            scene = scene_of(split, index, args.scenes)
             clean = scene.sequence.clean[-1].astype(np.float32) / 255
             for noise in NOISE_MODELS:
                 for s in S_VALUES:
@@ -94,8 +123,8 @@ def main() -> None:
                         cell = sums.setdefault((split, noise, name), np.zeros(5))
                         cell += (quality.psnr(image, clean), quality.colour_error(image, clean),
                                  1, chars, right)
-    print(f"\n{args.count} sequences per split, S in {list(S_VALUES)}, gain told, "
-          f"{args.precision}\n")
+    print(f"\n{args.count} {args.scenes} sequences per split, S in {list(S_VALUES)}, gain "
+          f"told, {args.precision}\n")
     print("| split | noise | method | PSNR (dB) | colour error (levels) | chars (ours) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for (split, noise, name), (psnr, colour, count, chars, right) in sums.items():

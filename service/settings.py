@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     #   single-image model on frame T; "repeat": the multi-image model with the oldest frame
     #   repeated; "auto": single for 1 frame, repeat for 2-3 (measured best, bench/README.md)
     single_model: str = "sim_l1_cr.onnx"  # the single-image model of "single" and "auto"
+    alignment: Literal["dis", "network"] = "dis"  # how frames are aligned onto frame T: "dis"
+    #   (OpenCV DIS on the CPU, the networks' training alignment) or "network" (flow_model on
+    #   the engine's backend)
+    flow_model: str = "flow.onnx"  # the flow network of alignment "network"
     models_dir: Path | None = None  # None: the repository's / installed models/ folder
     backend: str = "auto"  # engine backend: auto, onnxruntime-cpu, onnxruntime-cuda, ...
     threads: int | None = Field(None, ge=1)  # engine intra-op threads; None: the backend's

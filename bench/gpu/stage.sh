@@ -8,7 +8,8 @@
 # its Python (--python) on Linux x86_64, wheels only: onnxruntime-gpu and cuda-python at the
 # versions of docker/constraints.txt, the server's dependencies (pinned the same way; the CPU
 # onnxruntime left out), setuptools to build the package there, and what the checks import
-# beside torch (pytest, httpx, onnx; these three unpinned). Files of --part-mib MiB or more are
+# beside torch (pytest, httpx; onnx, onnxscript and PyAV for training and exporting the
+# flow network there; these five unpinned). Files of --part-mib MiB or more are
 # split into parts below that size (<file>.part-aa, -ab, ...): what one transfer can carry.
 # SHA256SUMS holds every whole file's sum, so check.sh can prove each join.
 set -euo pipefail
@@ -45,7 +46,7 @@ rm -rf "$dest" && mkdir -p "$wheels" "$dest/parts"
 # PIP_CONFIG_FILE: this machine's pip settings (local mirrors, caps) stay out of it
 PIP_CONFIG_FILE=/dev/null python3 -m pip download --quiet --only-binary=:all: \
     --python-version "$python_version" "${platforms[@]}" -d "$wheels" \
-    -c "$root/docker/constraints.txt" "${wanted[@]}" pytest httpx onnx
+    -c "$root/docker/constraints.txt" "${wanted[@]}" pytest httpx onnx onnxscript av
 (cd "$wheels" && sha256sum -- *.whl > "$dest/SHA256SUMS")
 limit=$((part_mib * 1024 * 1024))
 for wheel in "$wheels"/*.whl; do

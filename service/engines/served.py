@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from nightowl.service.engines.base import Engine
 from nightowl.service.engines.loading import load_engine
-from nightowl.service.errors import BackendUnavailable
+from nightowl.service.errors import BackendUnavailable, ModelFileError
 from nightowl.service.settings import Settings
 
 CPU = "onnxruntime-cpu"
@@ -21,17 +21,28 @@ CPU = "onnxruntime-cpu"
 
 def load_engines(settings: Settings) -> dict[str, Engine]:
     """{"multi": settings.model, "single": settings.single_model (unless few_frames is
-    "repeat")}, each from settings.models_dir on settings.backend with its threads and
-    cpu_precision, warmed up on warmup_sizes (blocking; EngineError when one cannot load, and
-    BackendUnavailable when require_gpu is set and one ended on the CPU)."""
+    "repeat"), "flow": settings.flow_model (with alignment "network")}, each from
+    settings.models_dir on settings.backend with its threads and cpu_precision, warmed up on
+    warmup_sizes (blocking; EngineError when one cannot load, and BackendUnavailable when
+    require_gpu is set and one ended on the CPU)."""
     names = {"multi": settings.model}
     if settings.few_frames != "repeat":
         names["single"] = settings.single_model
+    if settings.alignment == "network":
+        names["flow"] = settings.flow_model
     engines = {}
     for key, name in names.items():
-        engine = load_engine(name, settings.backend, models_dir=settings.models_dir,
-                             threads=settings.threads, cpu_precision=settings.cpu_precision,
-                             warmup_shapes=settings.warmup_sizes)
+        try:
+            engine = load_engine(name, settings.backend, models_dir=settings.models_dir,
+                                 threads=settings.threads, cpu_precision=settings.cpu_precision,
+                                 warmup_shapes=settings.warmup_sizes)
+        except ModelFileError as error:
+            if key != "flow":
+                raise
+            raise ModelFileError(f"{error}; alignment 'network' (NIGHTOWL_ALIGNMENT) needs a "
+                                 f"trained flow network: `nightowl train "
+                                 f"training/configs/flow.toml` then `nightowl export --only "
+                                 f"flow`, or use alignment 'dis'") from None
         if settings.require_gpu and engine.backend == CPU:
             raise BackendUnavailable(
                 f"require_gpu is set (NIGHTOWL_REQUIRE_GPU=true) but {engine.name} got backend "

@@ -23,8 +23,10 @@ from typing import Literal
 
 import numpy as np
 
+from nightowl.service.engines.base import Engine
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
+from nightowl.service.frames.flow_network import network_flows
 from nightowl.service.frames.layout import input_scale, network_input
 
 FewFrames = Literal["auto", "single", "repeat"]
@@ -49,16 +51,20 @@ class Pipeline:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     multi_reference_gain: float | None = None  # the multi-image model's reference_gain
     single_reference_gain: float | None = None  # the single-image model's
+    flow: Engine | None = None  # the flow network's engine (alignment "network"); None: DIS
 
     @classmethod
     def for_engines(cls, engines: dict, **options) -> Pipeline:
-        """The pipeline for ``engines`` ({"multi": ..., optionally "single": ...}): T and each
-        model's reference_gain from the engines themselves; ``options`` as the fields."""
-        single = engines.get("single")
-        return cls(frames=engines["multi"].frames,
-                   multi_reference_gain=engines["multi"].reference_gain,
+        """The pipeline for ``engines`` ({"multi": ..., optionally "single" and "flow"}): T and
+        each model's reference_gain from the engines themselves; ``options`` as the fields."""
+        single, flow = engines.get("single"), engines.get("flow")
+        multi = engines["multi"]
+        if flow is not None and flow.frames != multi.frames:
+            raise ValueError(f"flow model {flow.name} aligns {flow.frames} frames, "
+                             f"{multi.name} takes {multi.frames}")
+        return cls(frames=multi.frames, multi_reference_gain=multi.reference_gain,
                    single_reference_gain=None if single is None else single.reference_gain,
-                   **options)
+                   flow=flow, **options)
 
     @property
     def min_side(self) -> int:
@@ -78,8 +84,10 @@ class Pipeline:
             return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type,
                             gain)
         gain, scale = self.gain(window, told, self.multi_reference_gain, estimate)
-        aligned = align(window, self.alignment)
-        if count < self.frames:  # (T - n) copies of the oldest aligned frame in front
+        if count < self.frames and self.flow is not None:  # the network takes T frames
+            window = np.concatenate([np.repeat(window[:1], self.frames - count, 0), window])
+        aligned = align(window, self.alignment, self.flow)
+        if len(aligned) < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
         return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain)
 
@@ -115,12 +123,17 @@ class Pipeline:
         return image.astype(dtype)
 
 
-def align(window: np.ndarray, config: AlignmentConfig) -> np.ndarray:
-    """align_to_last for uint8 frames; 16-bit frames are aligned with the flow of their top
-    8 bits (dark frames use the low levels of either depth alike) and warped at full depth."""
-    if window.dtype == np.uint8:
+def align(window: np.ndarray, config: AlignmentConfig, flow: Engine | None = None
+          ) -> np.ndarray:
+    """The window warped onto its newest frame: with the flow network's flows when ``flow``
+    is given, else align_to_last's. DIS aligns 16-bit frames with the flow of their top 8
+    bits (dark frames use the low levels of either depth alike); both warp at full depth."""
+    if flow is not None:
+        flows = network_flows(window, flow)
+    elif window.dtype == np.uint8:
         return align_to_last(window, config)[0]
-    _, flows = align_to_last((window >> 8).astype(np.uint8), config)
+    else:
+        _, flows = align_to_last((window >> 8).astype(np.uint8), config)
     aligned = window.copy()
     for t in range(window.shape[0] - 1):
         aligned[t] = warp(window[t], flows[t])

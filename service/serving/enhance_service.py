@@ -120,7 +120,7 @@ class EnhanceService:
         self.batchers = {
             key: Batcher(engine, ThreadPoolExecutor(1, thread_name_prefix=f"nightowl-{key}"),
                          settings.max_batch, settings.max_wait_ms / 1000.0)
-            for key, engine in engines.items()}
+            for key, engine in engines.items() if key != "flow"}  # flow runs in align threads
         self.ready = False  # model loaded, warmed up, accepting frames
         self.draining = False
         self._sweeper: asyncio.Task | None = None
@@ -172,8 +172,11 @@ class EnhanceService:
                 "few_frames": self.settings.few_frames,
                 "gain": self.settings.gain,
                 "frames": self.pipeline.frames,
-                "alignment": {"function": "nightowl.service.frames.alignment.align_to_last",
-                              **vars(self.pipeline.alignment)},
+                "alignment": ({"function": "nightowl.service.frames.flow_network.network_flows",
+                               "model": self.engines["flow"].describe()}
+                              if "flow" in self.engines else
+                              {"function": "nightowl.service.frames.alignment.align_to_last",
+                               **vars(self.pipeline.alignment)}),
                 "replica": self.settings.replica_id}
 
     # --- work ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Literal, get_type_hints
 from nightowl.training.fit.examples import CropConfig
 from nightowl.training.fit.losses import LossConfig
 from nightowl.training.nets.enhancers import EnhancerConfig
+from nightowl.training.nets.flow import FlowConfig
 from nightowl.training.nets.recogniser import RecogniserConfig
 from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import SampleConfig
@@ -42,7 +43,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     name: str  # the run's name, written into checkpoints and exports
-    task: Literal["enhancer", "recogniser"] = "enhancer"
+    task: Literal["enhancer", "recogniser", "flow"] = "enhancer"
     seed: int = 0  # weights and dropout; the data has its own seeds
     steps: int = 5000  # optimiser steps (the stream is endless: there are no epochs)
     batch_size: int = 8  # per process
@@ -58,6 +59,8 @@ class TrainConfig:
     model: EnhancerConfig = field(default_factory=EnhancerConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     recogniser_model: RecogniserConfig = field(default_factory=RecogniserConfig)
+    flow_model: FlowConfig = field(default_factory=FlowConfig)
+    moving_weight: float = 4.0  # flow: weight of moving pixels in the end-point error
     data: DataConfig = field(default_factory=DataConfig)
 
 

@@ -152,3 +152,36 @@ def _soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     image = image * rng.uniform(0.75, 1.15) + rng.uniform(-0.05, 0.05)
     image = image + rng.normal(0, rng.uniform(0, 0.04), image.shape).astype(np.float32)
     return np.clip(image, 0, 1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FlowExamples:
+    """Sample -> {"inputs", "flow", "moving"} for the flow network.
+
+    inputs (3T, S, S) float32: the T dark frames as captured (the network normalises their
+    level itself); flow (T-1, S, S, 2) the generator's exact backward flows onto frame T;
+    moving (1, S, S) where any of them is non-zero. Half the crops are mirrored left to right
+    (the flow's dx negated), which the fixed-camera scenes allow.
+    """
+
+    crop: CropConfig = CropConfig()
+
+    def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
+        return self.many(sample, 1)[0]
+
+    def many(self, sample: Sample, count: int | None = None) -> list[dict[str, np.ndarray]]:
+        return [self._crop(sample, k) for k in range(count or self.crop.per_sample)]
+
+    def _crop(self, sample: Sample, crop: int) -> dict[str, np.ndarray]:
+        size = self.crop.size
+        rng = crop_rng(sample, crop)
+        x0, y0 = crop_origin(sample, self.crop, rng)
+        window = (slice(y0, y0 + size), slice(x0, x0 + size))
+        low = sample.low[:, window[0], window[1]]
+        flow = sample.sequence.flows[:-1, window[0], window[1]].astype(np.float32)
+        if rng.random() < 0.5:
+            low, flow = low[:, :, ::-1], flow[:, :, ::-1] * np.float32([-1, 1])
+        moving = (np.abs(flow) > 0.05).any(axis=(0, 3))
+        return {"inputs": network_input(np.ascontiguousarray(low)),
+                "flow": np.ascontiguousarray(flow, dtype=np.float32),
+                "moving": moving[None].astype(np.float32)}

@@ -1,4 +1,4 @@
-"""What is trained: the enhancers (SIM, MIM) and the character recogniser.
+"""What is trained: the enhancers (SIM, MIM), the character recogniser and the flow network.
 
 A task builds its model and example maker, computes the loss of a batch and validates. The
 training loop (``train.py``) is the same for all of them.
@@ -15,9 +15,10 @@ from torch import nn
 
 from nightowl.service.frames.quality import psnr_each
 from nightowl.training.fit.config import TrainConfig
-from nightowl.training.fit.examples import EnhancerExamples, RecogniserExamples
+from nightowl.training.fit.examples import EnhancerExamples, FlowExamples, RecogniserExamples
 from nightowl.training.fit.losses import mim_loss, sim_loss
 from nightowl.training.nets.enhancers import MultiImageModel, build_enhancer
+from nightowl.training.nets.flow import FlowNet, end_point_error
 from nightowl.training.nets.recogniser import (
     IGNORE,
     CharRecogniser,
@@ -129,9 +130,43 @@ class RecogniserTask:
         return {"val_char_accuracy": correct / max(total, 1), "val_chars": float(total)}
 
 
-def make_task(config: TrainConfig, device: torch.device) -> EnhancerTask | RecogniserTask:
+class FlowTask:
+    """The flow network on the generator's exact flow: end-point error, moving pixels weighed
+    up (they are a minority, and the only place where a wrong flow costs the enhancer)."""
+
+    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+        self.config = config
+        self.model = FlowNet(config.flow_model)
+        self.examples = FlowExamples(crop=config.data.crop)
+
+    def loss(self, model: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        flow, coarse = model(batch["inputs"])  # in training: also the 1/16 level's flows
+        moving = batch["moving"]
+        weight = 1 + (self.config.moving_weight - 1) * moving
+        coarse_epe = end_point_error(coarse, batch["flow"], weight)
+        return {"loss": end_point_error(flow, batch["flow"], weight) + 0.5 * coarse_epe,
+                "epe_coarse": coarse_epe.detach(),
+                "epe_moving": end_point_error(flow.detach(), batch["flow"], moving),
+                "epe_static": end_point_error(flow.detach(), batch["flow"], 1 - moving)}
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, batches: list[Batch]) -> dict[str, float]:
+        sums = {"moving": [0.0, 0.0], "static": [0.0, 0.0]}
+        for batch in batches:
+            error = (model(batch["inputs"]) - batch["flow"]).square().sum(-1).sqrt()
+            moving = batch["moving"].expand_as(error)
+            for name, weight in (("moving", moving), ("static", 1 - moving)):
+                sums[name][0] += float((error * weight).sum())
+                sums[name][1] += float(weight.sum())
+        return {f"val_epe_{k}": total / max(count, 1.0) for k, (total, count) in sums.items()}
+
+
+def make_task(config: TrainConfig, device: torch.device
+              ) -> EnhancerTask | RecogniserTask | FlowTask:
     if config.task == "recogniser":
         return RecogniserTask(config, device)
+    if config.task == "flow":
+        return FlowTask(config, device)
     return EnhancerTask(config, device)
 
 

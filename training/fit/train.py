@@ -47,7 +47,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False) -> dict[str, flo
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
     validation = validation_batches(config, task, device) if rank == 0 else []
-    per_sample = getattr(config.data.crop, "per_sample", 1) if config.task == "enhancer" else 1
+    per_sample = config.data.crop.per_sample if config.task in ("enhancer", "flow") else 1
     stream = SyntheticSequences(config.data.samples(), seed=config.data.train_seed,
                                 start=step * config.batch_size * world // per_sample,
                                 transform=task.examples.many if per_sample > 1
@@ -250,7 +250,8 @@ def _cpu_name() -> str:
 
 def _save_final(path: Path, model: nn.Module, config: TrainConfig, step: int,
                 figures: dict[str, float], run: dict[str, object]) -> None:
-    model_config = config.recogniser_model if config.task == "recogniser" else config.model
+    model_config = {"recogniser": config.recogniser_model,
+                    "flow": config.flow_model}.get(config.task, config.model)
     staging = path.with_suffix(".partial")
     torch.save({"model": model.state_dict(), "model_config": asdict(model_config),
                 "task": config.task, "config": asdict(config), "steps": step,

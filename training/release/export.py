@@ -20,11 +20,13 @@ from torch import nn
 from nightowl.service.modelrepo.entries import abs_diff_parity, fp32_entry, tensor_spec
 from nightowl.training.fit.tasks import load_recogniser
 from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer, input_channels
+from nightowl.training.nets.flow import FlowConfig, FlowNet
 from nightowl.training.nets.recogniser import CharRecogniser, RecogniserConfig
 from nightowl.training.release.records import training_record
 
 OPSET = 18
 PARITY_TOLERANCE = 1e-4  # max |onnxruntime - torch| on fp32 outputs in [0, 1]
+FLOW_PARITY_TOLERANCE = 1e-2  # px: the flow network's outputs are displacements of up to ~100 px
 REFERENCE_SIZE = (61, 97)  # H, W of the stored reference input: odd on purpose
 
 
@@ -44,6 +46,9 @@ def load_network(final: Path) -> tuple[nn.Module, dict]:
     checkpoint = torch.load(final, map_location="cpu", weights_only=False)
     if checkpoint["task"] == "recogniser":
         network: nn.Module = _Probabilities(load_recogniser(final, torch.device("cpu")))
+    elif checkpoint["task"] == "flow":
+        network = FlowNet(FlowConfig(**checkpoint["model_config"]))
+        network.load_state_dict(checkpoint["model"])
     else:
         network = build_enhancer(EnhancerConfig(**checkpoint["model_config"]))
         network.load_state_dict(checkpoint["model"])
@@ -55,6 +60,9 @@ def io_spec(checkpoint: dict) -> tuple[str, int, str, int]:
     if checkpoint["task"] == "recogniser":
         classes = RecogniserConfig(**checkpoint["model_config"]).classes
         return "image", 3, "probabilities", classes
+    if checkpoint["task"] == "flow":
+        frames = FlowConfig(**checkpoint["model_config"]).frames
+        return "frames", 3 * frames, "flows", frames - 1
     config = EnhancerConfig(**checkpoint["model_config"])
     return ("frame" if config.kind == "sim" else "frames"), input_channels(config), \
         "enhanced", 3
@@ -100,11 +108,13 @@ def real_inputs(checkpoint: dict, count: int = 2, first: int = 0) -> np.ndarray:
     """Generator frames as the network sees them in use (dark aligned frames, or a clean frame
     for the recogniser), from the validation seed of the network's own config: samples
     ``first`` .. ``first + count - 1``."""
-    from nightowl.training.fit.examples import EnhancerExamples, RecogniserExamples
+    from nightowl.training.fit.examples import EnhancerExamples, FlowExamples, RecogniserExamples
     from nightowl.training.synth.samples import SampleConfig, make_sample
 
     if checkpoint["task"] == "recogniser":
         make, key = RecogniserExamples(augment_probability=0.0), "image"
+    elif checkpoint["task"] == "flow":
+        make, key = FlowExamples(), "inputs"  # the dark frames as captured, not aligned
     else:
         model_config = checkpoint["model_config"]
         make = EnhancerExamples(kind=model_config["kind"],
@@ -163,20 +173,22 @@ def export_run(final: Path, name: str, models: Path, real: np.ndarray | None = N
               "random_dark": parity(network, path, random_input / 20)}
     checks["real"] = parity(network, path, real)
     worst = max(checks.values())
-    if worst > PARITY_TOLERANCE:
+    tolerance = FLOW_PARITY_TOLERANCE if checkpoint["task"] == "flow" else PARITY_TOLERANCE
+    if worst > tolerance:
         raise RuntimeError(f"{path}: onnxruntime differs from torch by {worst:.2e} "
-                           f"(> {PARITY_TOLERANCE:.0e}): {checks}")
+                           f"(> {tolerance:.0e}): {checks}")
     reference = models / "reference" / f"{name}.npz"
     reference.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         expected = network(torch.from_numpy(random_input[:1] / 20)).numpy()
     np.savez_compressed(reference, inputs=random_input[:1] / 20, outputs=expected)
-    out_dims = ["batch", out_channels, "ceil(height/4)", "ceil(width/4)"] \
-        if checkpoint["task"] == "recogniser" else ["batch", 3, "height", "width"]
+    out_dims = {"recogniser": ["batch", out_channels, "ceil(height/4)", "ceil(width/4)"],
+                "flow": ["batch", out_channels, "height", "width", 2]}.get(
+                    checkpoint["task"], ["batch", 3, "height", "width"])
     return fp32_entry(
         path, what=description, task=checkpoint["task"],
         inputs=[tensor_spec(input_name, ["batch", channels, "height", "width"],
                             value_range="[0, 1], RGB, frames oldest first")],
         outputs=[tensor_spec(output_name, out_dims)], reference=reference,
-        parity=abs_diff_parity(checks, PARITY_TOLERANCE),
+        parity=abs_diff_parity(checks, tolerance),
         training=training_record(final, checkpoint), model_config=checkpoint["model_config"])

@@ -1,10 +1,13 @@
-"""The alignment's warp as an ONNX graph, and the enhancer with that warp in front of it.
+"""The alignment's warp as an ONNX graph, and the enhancer with that warp (and, optionally, the
+flow network) in front of it.
 
 ``align_to_last`` (service/frames/alignment.py) estimates flow with DIS and warps with cv2.remap on
 the CPU. The warp is the part an ONNX graph can hold (GridSample, bilinear, border = replicate,
 pixel centres on the corners), so that on a GPU host the warp and the enhancement run as one
-engine call and only the flows cross from the CPU. This module builds that graph with the onnx
-helpers (train extra); ``bench/bench_alignment.py --onnx-warp`` measures it against cv2.remap.
+engine call and only the flows cross from the CPU; ``align_then_enhance`` puts the flow network
+in front as well, so that nothing but the frames crosses. This module builds those graphs with
+the onnx helpers (train extra); ``bench/bench_alignment.py --onnx-warp`` measures the warp
+against cv2.remap.
 """
 
 from __future__ import annotations
@@ -108,6 +111,26 @@ def warp_then_enhance(enhancer: Path, frames: int = 4) -> onnx.ModelProto:
     fused = compose.merge_models(warp, model, io_map=[("aligned", "frames")])
     onnx.checker.check_model(fused, full_check=True)
     return fused
+
+
+def align_then_enhance(flow: Path, enhancer: Path, frames: int = 4) -> onnx.ModelProto:
+    """The flow network, the warp and the MIM enhancer as one graph: input ``frames``
+    (unaligned, scaled as the enhancer takes them; the flow network normalises their level
+    itself), output ``enhanced``. On a GPU the whole align-then-enhance is then one engine
+    call, the frames never back in host memory between the steps."""
+    fused = warp_then_enhance(enhancer, frames)
+    net = compose.add_prefix(onnx.load(str(flow)), "flow/", rename_inputs=False,
+                             rename_outputs=False)
+    # the frames go on to the warp too: an identity output carries them across the merge
+    net.graph.node.append(helper.make_node("Identity", ["frames"], ["flow/frames_out"],
+                                           name="flow/frames_out"))
+    net.graph.output.append(helper.make_tensor_value_info(
+        "flow/frames_out", TensorProto.FLOAT, ["batch", 3 * frames, "height", "width"]))
+    net.ir_version = fused.ir_version
+    model = compose.merge_models(net, fused, io_map=[("flows", "flows"),
+                                                     ("flow/frames_out", "frames")])
+    onnx.checker.check_model(model, full_check=True)
+    return model
 
 
 def flows_input(flows: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import pytest
 
 from nightowl.service.engines import BackendUnavailable
 from nightowl.service.engines.served import load_engines
+from nightowl.service.errors import ModelFileError
 from nightowl.service.settings import Settings
 from tests.serving import normalised_models
 
@@ -40,3 +41,12 @@ def test_require_gpu_refuses_an_engine_that_ended_on_the_cpu():
     with pytest.raises(BackendUnavailable, match=r"NIGHTOWL_REQUIRE_GPU=true\) but "
                        r"mim_l1_cr.int8.onnx got backend onnxruntime-cpu"):
         load_engines(settings.model_copy(update={"require_gpu": True}))
+
+
+def test_alignment_network_without_a_flow_model_says_how_to_make_one(tmp_path):
+    models = normalised_models(tmp_path, ("mim_l1_cr.onnx",), None)
+    settings = Settings(models_dir=models, few_frames="repeat",
+                        alignment="network", warmup_sizes=[])
+    with pytest.raises(ModelFileError, match=r"flow\.onnx.*nightowl train training/configs/"
+                                             r"flow\.toml.*alignment 'dis'"):
+        load_engines(settings)

@@ -122,3 +122,41 @@ def test_init_from_a_released_model_starts_from_its_weights(tmp_path):
 def test_init_from_must_exist(tmp_path):
     result = nightowl("train", str(write_config(tmp_path, 1)), "--init-from", "nope.onnx")
     assert result.returncode != 0 and "nope.onnx" in result.stderr
+
+
+TINY_FLOW = """
+name = "tiny-flow"
+task = "flow"
+steps = 2
+batch_size = 2
+workers = 0
+val_every = 2
+checkpoint_every = 2
+
+[flow_model]
+width = 4
+coarse_radius = 2
+fine_radius = 1
+
+[data]
+val_count = 2
+
+[data.scene]
+width = 64
+height = 64
+
+[data.crop]
+size = 32
+per_sample = 2
+"""
+
+
+def test_flow_network_trains_and_reports_its_end_point_errors(tmp_path):
+    config = tmp_path / "flow.toml"
+    config.write_text(TINY_FLOW)
+    run = nightowl("train", str(config), "--out", str(tmp_path / "run"))
+    assert run.returncode == 0, run.stderr
+    final = torch.load(tmp_path / "run" / "final.pt", weights_only=False)
+    assert final["task"] == "flow" and final["model_config"]["width"] == 4
+    figures = final["validation"]
+    assert figures["val_epe_moving"] > 0 and figures["val_epe_static"] >= 0

@@ -10,14 +10,25 @@ align with the network, so what is trained is what is served.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from nightowl.service.engines.base import Engine
 from nightowl.service.frames.alignment import warp
 from nightowl.service.frames.layout import network_input
 
 
-def network_flows(frames: np.ndarray, engine: Engine) -> np.ndarray:
+class FlowEngine(Protocol):
+    """What alignment needs of an engine (``service.engines.Engine`` is one): the frames core
+    sits below the engines and knows them only by this."""
+
+    name: str
+    frames: int
+
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def network_flows(frames: np.ndarray, engine: FlowEngine) -> np.ndarray:
     """frames (T, H, W, 3) uint8/uint16 RGB, oldest first, T the network's -> flows
     (T, H, W, 2) float32, flows[T-1] == 0 (``align_to_last``'s layout)."""
     if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[3] != 3:
@@ -31,7 +42,7 @@ def network_flows(frames: np.ndarray, engine: Engine) -> np.ndarray:
     return flows
 
 
-def align_with_network(frames: np.ndarray, engine: Engine) -> tuple[np.ndarray, np.ndarray]:
+def align_with_network(frames: np.ndarray, engine: FlowEngine) -> tuple[np.ndarray, np.ndarray]:
     """``align_to_last`` with the flow network's flows: (aligned frames, flows)."""
     flows = network_flows(frames, engine)
     aligned = frames.copy()

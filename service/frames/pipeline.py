@@ -23,10 +23,9 @@ from typing import Literal
 
 import numpy as np
 
-from nightowl.service.engines.base import Engine
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
-from nightowl.service.frames.flow_network import network_flows
+from nightowl.service.frames.flow_network import FlowEngine, network_flows
 from nightowl.service.frames.layout import input_scale, network_input
 
 FewFrames = Literal["auto", "single", "repeat"]
@@ -51,7 +50,7 @@ class Pipeline:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     multi_reference_gain: float | None = None  # the multi-image model's reference_gain
     single_reference_gain: float | None = None  # the single-image model's
-    flow: Engine | None = None  # the flow network's engine (alignment "network"); None: DIS
+    flow: FlowEngine | None = None  # the flow network's engine (alignment "network"); None: DIS
 
     @classmethod
     def for_engines(cls, engines: dict, **options) -> Pipeline:
@@ -123,7 +122,7 @@ class Pipeline:
         return image.astype(dtype)
 
 
-def align(window: np.ndarray, config: AlignmentConfig, flow: Engine | None = None
+def align(window: np.ndarray, config: AlignmentConfig, flow: FlowEngine | None = None
           ) -> np.ndarray:
     """The window warped onto its newest frame: with the flow network's flows when ``flow``
     is given, else align_to_last's. DIS aligns 16-bit frames with the flow of their top 8

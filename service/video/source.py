@@ -90,13 +90,15 @@ class Source:
     def _open(self):
         options = {"rtsp_transport": self.options.rtsp_transport} if self.url.lower().startswith(
             "rtsp") else {}
-        timeout = self.options.timeout_s
+        timeout, started = self.options.timeout_s, time.monotonic()
         try:
             container = av.open(self.url, options=options, timeout=(timeout, timeout))
-        except av.ExitError:
-            raise VideoError(f"cannot open {self.url}: no answer within {timeout:g} s") from None
         except (av.FFmpegError, OSError) as error:
-            raise VideoError(f"cannot open {self.url}: {_reason(error)}") from None
+            # an interrupted RTSP handshake reads as invalid data: the clock tells the timeout
+            timed_out = (isinstance(error, av.ExitError)
+                         or time.monotonic() - started >= timeout)
+            reason = f"no answer within {timeout:g} s" if timed_out else _reason(error)
+            raise VideoError(f"cannot open {self.url}: {reason}") from None
         if not container.streams.video:
             container.close()
             raise VideoError(f"{self.url} holds no video stream")

@@ -179,3 +179,17 @@ def test_rtsp_gone_for_good_fails_after_bounded_reconnects(clip, tmp_path):
     written = int(last.split("wrote ")[1].split()[0])
     _, _, times = probe(tmp_path / "out.mp4")  # closed properly: playable up to the cut
     assert 5 <= written == len(times) < FRAMES
+
+
+def test_silent_server_times_out_in_one_line(tmp_path, capsys):
+    """A port that accepts but never answers (a hung camera): --timeout bounds the wait."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        with pytest.raises(SystemExit) as caught:
+            main(["enhance", f"rtsp://127.0.0.1:{silent.getsockname()[1]}/clip", "--out",
+                  str(tmp_path / "out.mp4"), "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("\n") == 1, err
+    assert "no answer within 1 s" in err and time.monotonic() - started < 4

@@ -1,28 +1,32 @@
-"""``nightowl enhance``: enhance an image sequence or a video offline, with the server's pipeline.
+"""``nightowl enhance``: enhance an image sequence, a video file or a live stream, with the
+server's pipeline.
 
 Frames go through the same per-camera buffer (resets on a scene change or a new size), the same
 alignment and the same engines, loaded from the same settings (``NIGHTOWL_*``; ``--model`` and
-``--backend`` on top), as a camera streaming to ``nightowl serve``; the output keeps the input's
-frame names (image sequences) or frame rate (videos).
+``--backend`` on top), as a camera streaming to ``nightowl serve``. Videos and streams come in
+through FFmpeg (``nightowl.service.video``) and go out as H.264 with the input's timestamps;
+image sequences keep their frame names.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
-HELP = "enhance an image sequence or a video offline, with the server's pipeline"
+from nightowl.service.video.sink import SUFFIXES as VIDEO_SUFFIXES
 
+HELP = "enhance an image sequence, a video or a live stream offline, with the server's pipeline"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="a folder of PNG/JPEG frames (in name order) "
-                        "or a video file OpenCV can read")
+    parser.add_argument("input", help="a folder of PNG/JPEG frames (in name order), a video "
+                        "file, or a stream URL: anything FFmpeg opens (rtsp://, http(s)://, ...)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (PNG frames) or "
-                        f"video file ({', '.join(sorted(VIDEO_CODECS))})")
+                        f"H.264 video ({', '.join(VIDEO_SUFFIXES)}; libx264, the input's "
+                        "timestamps; .avi: its mean frame rate)")
     parser.add_argument("--side-by-side", type=Path, help="also write input | enhanced, as a "
                         "folder or video like --out (the input brightened by the gain used, "
                         "else 16)")
@@ -36,9 +40,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "NIGHTOWL_MODEL)")
     parser.add_argument("--backend", help="auto, onnxruntime-cpu, onnxruntime-cuda, "
                         "onnxruntime-tensorrt or tensorrt (default auto; env NIGHTOWL_BACKEND)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an "
+                        "input to open, and then for each read (default 10)")
+    parser.add_argument("--reconnects", type=int, default=5, help="times a stream that stops "
+                        "is reopened before giving up (default 5; each decoded frame resets "
+                        "the count; files are never reopened)")
+    parser.add_argument("--reconnect-delay", type=float, default=1.0, help="seconds before the "
+                        "first reconnection; doubled before each next one (default 1)")
+    parser.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
+                        help="RTP of rtsp:// inside the RTSP connection (tcp, default: no loss) "
+                        "or on its own UDP ports")
     parser.epilog = ("The engines load as `nightowl serve` loads them, from NIGHTOWL_<NAME> "
                      "environment variables (models_dir, threads, cpu_precision, few_frames, "
-                     "...; service/settings.py lists them); options given here win.")
+                     "...; service/settings.py lists them); options given here win. A stream "
+                     "that stops is reopened with exponential backoff, each attempt one line on "
+                     "stderr, its frames continuing the same output in a new buffer; when the "
+                     "attempts run out the output is closed, playable, and the command fails "
+                     "saying how many frames it wrote.")
 
 
 def run(args: argparse.Namespace, fail) -> int:
@@ -52,12 +70,13 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.frames.pipeline import Pipeline
     from nightowl.service.serving.buffers import CameraBuffers
     from nightowl.service.settings import from_options
+    from nightowl.service.video import VideoError
 
-    if not args.input.exists():
+    if "://" not in args.input and not Path(args.input).exists():
         fail(f"input {args.input} does not exist")
     for path in (args.out, args.side_by_side):
-        if path is not None and path.suffix and path.suffix.lower() not in VIDEO_CODECS:
-            fail(f"{path}: write a folder or a video ({', '.join(sorted(VIDEO_CODECS))})")
+        if path is not None and path.suffix and path.suffix.lower() not in VIDEO_SUFFIXES:
+            fail(f"{path}: write a folder or a video ({', '.join(VIDEO_SUFFIXES)})")
     settings = from_options({"model": args.model, "backend": args.backend}, fail)
     try:
         told = told_gain(check_gain(args.gain, "--gain"), settings.gain)
@@ -69,12 +88,18 @@ def run(args: argparse.Namespace, fail) -> int:
         fail(f"cannot load the model: {error}")
     engine = engines["multi"]
     pipeline = Pipeline.for_engines(engines, few_frames=settings.few_frames)
-    buffers = CameraBuffers(engine.frames, 1, float("inf"), settings.max_sequence_gap,
-                            settings.scene_change)
-    frames, count, fps = _read(args.input, fail)
-    writers = [_Writer(p, fps or args.fps) for p in (args.out, args.side_by_side) if p]
     try:
-        for name, frame in tqdm(frames, total=count, unit="frame", desc="enhancing"):
+        frames, count, time_base, rate = _read(args, fail)
+    except VideoError as error:
+        fail(str(error))
+    writers = [_Writer(p, time_base, rate) for p in (args.out, args.side_by_side) if p]
+    segment, written, stopped = None, 0, None
+    try:
+        for name, frame, pts, part in tqdm(frames, total=count, unit="frame", desc="enhancing"):
+            if part != segment:  # a new connection: the camera's buffer restarts
+                segment = part
+                buffers = CameraBuffers(engine.frames, 1, float("inf"),
+                                        settings.max_sequence_gap, settings.scene_change)
             if min(frame.shape[:2]) < pipeline.min_side:
                 fail(f"{name}: frames must be at least {pipeline.min_side} px on each side")
             try:
@@ -86,85 +111,75 @@ def run(args: argparse.Namespace, fail) -> int:
             prepared = pipeline.prepare(pushed.window, told, estimate)
             output = engines[prepared.model].run(prepared.input[None])[0]
             enhanced = pipeline.finish(output, prepared.dtype)
-            writers[0].write(name, enhanced)
+            writers[0].write(name, enhanced, pts)
             if args.side_by_side:
                 top = np.iinfo(frame.dtype).max
                 lift = prepared.gain.value or 16.0
                 bright = np.clip(frame.astype(np.float32) * lift, 0, top).astype(frame.dtype)
-                writers[1].write(name, np.concatenate([bright, enhanced], axis=1))
+                writers[1].write(name, np.concatenate([bright, enhanced], axis=1), pts)
+            written += 1
+    except VideoError as error:
+        stopped = error
+    except KeyboardInterrupt:
+        stopped = "interrupted"
     finally:
         for writer in writers:
             writer.close()
-    print(f"wrote {args.out}" + (f" and {args.side_by_side}" if args.side_by_side else ""))
+    if stopped is not None:
+        fail(f"{stopped}; wrote {written} frames to {args.out}")
+    print(f"wrote {written} frames to {args.out}"
+          + (f" and {args.side_by_side}" if args.side_by_side else ""))
     return 0
 
 
-def _read(path: Path, fail) -> tuple[Iterator, int, float | None]:
-    """(name, RGB frame) pairs, their count, and the frame rate (None for image sequences)."""
-    import cv2
-
+def _read(args: argparse.Namespace, fail) -> tuple[Iterator, int | None, Fraction, Fraction]:
+    """(name, RGB frame, pts, segment) tuples, their count (None: unknown), the time base of
+    the pts and the frame rate."""
     from nightowl.service.errors import ServiceError
     from nightowl.service.serving.images import decode
+    from nightowl.service.video.source import Source, SourceOptions
 
-    if path.is_dir():
+    path = Path(args.input)
+    if "://" not in args.input and path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             fail(f"{path} holds no PNG or JPEG frames")
 
         def images():
-            for file in files:
+            for index, file in enumerate(files):
                 try:
-                    yield file.stem, decode(file.read_bytes(), 1 << 40, file.name)
+                    yield file.stem, decode(file.read_bytes(), 1 << 40, file.name), index, 0
                 except ServiceError as error:
                     fail(error.detail)
 
-        return images(), len(files), None
-    video = cv2.VideoCapture(str(path))
-    if not video.isOpened():
-        fail(f"OpenCV cannot read {path} as a video")
-    count, fps = int(video.get(cv2.CAP_PROP_FRAME_COUNT)), video.get(cv2.CAP_PROP_FPS)
-
-    def frames():
-        index = 0
-        while True:
-            ok, frame = video.read()
-            if not ok:
-                break
-            yield f"{index:06d}", frame[..., ::-1].copy()
-            index += 1
-        video.release()
-
-    return frames(), count, fps or None
+        rate = Fraction(args.fps).limit_denominator(1001)
+        return images(), len(files), 1 / rate, rate
+    options = SourceOptions(args.timeout, args.reconnects, args.reconnect_delay,
+                            args.rtsp_transport)
+    source = Source(args.input, options)
+    frames = ((f"{i:06d}", f.image, f.pts, f.segment) for i, f in enumerate(source.frames()))
+    return frames, source.count, source.time_base, source.rate
 
 
 class _Writer:
-    """PNG frames into a folder, or a video file at ``fps``."""
+    """PNG frames into a folder, or an H.264 video file."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, time_base: Fraction, rate: Fraction) -> None:
+        from nightowl.service.video.sink import H264Writer
+
         self.path = path
-        self.fps = fps
-        self.video = None
-        if not path.suffix:
+        self.video = H264Writer(path, time_base, rate) if path.suffix else None
+        if self.video is None:
             path.mkdir(parents=True, exist_ok=True)
 
-    def write(self, name: str, image) -> None:
-        import cv2
-
+    def write(self, name: str, image, pts: int) -> None:
         from nightowl.service.serving.images import encode
 
-        if not self.path.suffix:
-            (self.path / f"{name}.png").write_bytes(encode(image))
-            return
         if self.video is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            codec = cv2.VideoWriter.fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            size = (image.shape[1], image.shape[0])
-            self.video = cv2.VideoWriter(str(self.path), codec, self.fps, size)
-            if not self.video.isOpened():
-                raise OSError(f"OpenCV cannot write {self.path} ({codec})")
-        frame = image if image.dtype.itemsize == 1 else (image >> 8).astype("uint8")
-        self.video.write(frame[..., ::-1].copy())
+            (self.path / f"{name}.png").write_bytes(encode(image))
+        else:
+            self.video.write(image, pts)
 
     def close(self) -> None:
         if self.video is not None:
-            self.video.release()
+            self.video.close()

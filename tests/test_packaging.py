@@ -126,7 +126,7 @@ def test_every_module_imports_on_its_own():
 # What each part of service/ may import, lowest first: a frame's path runs one way, and only the
 # translators and the server that wires them know a web framework.
 LAYERS = {
-    "errors": set(), "settings": set(), "cli": set(),
+    "errors": set(), "settings": set(), "cli": set(), "video": set(),
     "frames": {"errors"},
     "modelrepo": {"errors", "frames"},
     "engines": {"errors", "settings", "modelrepo"},
@@ -135,7 +135,7 @@ LAYERS = {
     "rpc": {"errors", "settings", "frames", "serving"},
     "server": {"settings", "serving", "rest", "rpc"},
     "serve_command": {"settings", "engines", "server"},
-    "enhance_command": {"errors", "settings", "frames", "engines", "serving"},
+    "enhance_command": {"errors", "settings", "frames", "engines", "serving", "video"},
 }
 FRAMEWORKS = ("fastapi", "starlette", "grpc", "uvicorn", "google.protobuf")
 SPEAKS_THE_PROTOCOLS = {"rest", "rpc", "server"}

@@ -28,11 +28,12 @@ MIM L1+L_CR, truth.)
 Every network trains on the generator (`training/synth/`), 256x256 sequences of T = 4 frames
 with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flows:
 
-- **Static scenes** (each config's `[data.scene]`): 60% are crops of real photographs relit for
-  night (`training/synth/night.py`: linear light, 1-3 street lamps of sodium / LED / metal
-  halide colour, a dim ambient light, exposure fall-off towards one edge, cos^4 vignetting, a
-  headlight's glare in 30%, then auto-exposed so that the 98th luminance percentile sits at
-  0.8 of full scale); 40% are the rendered night streets. The photographs are the wallpapers
+- **Static scenes** (each config's `[data.scene]`): 60% (the SIMs; 75% in the MIMs' last
+  stage) are crops of real photographs relit for night (`training/synth/night.py`: linear
+  light, 1-3 street lamps of sodium / LED / metal halide colour, a dim ambient light,
+  exposure fall-off towards one edge, cos^4 vignetting, a headlight's glare in 30%, then
+  auto-exposed so that the 98th luminance percentile sits at 0.8 of full scale); the rest
+  are the rendered night streets. The photographs are the wallpapers
   of Debian's `plasma-workspace-wallpapers` and `mate-backgrounds` that are photographs
   (`training/synth/photos.py`), split by the sha256 of each file into train (14 photographs),
   validation (3) and test (7); training draws only train photographs, validation only
@@ -60,7 +61,8 @@ with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flow
 
 - Adam, learning rate 0.001, T = 4, S in {20, 22, 25, 28, 30}: as in the paper.
 - Steps instead of epochs: the generator is endless; each config states its steps.
-- 96x96 crops, U-Net width 16 and depth 3. Four stages, all in the table below:
+- 96x96 crops, U-Net width 16 and depth 3. Five stages (the MIMs; the SIMs stop at the fourth),
+  all in the table below:
   1. training from scratch on rendered streets and Eq. 6 (batch 8, constant lr 0.001,
      2000-3000 steps), sized so that all four variants and the recogniser train on the 2-core
      CPU machine in one session;
@@ -87,6 +89,36 @@ with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flow
      Validation is on the validation photographs and rendered streets under the same mixture
      from this stage on, so its PSNR is not comparable with the earlier stages' (stage-3 files
      on it: SIM L1 22.5 dB, MIM L1 22.8 dB on its first 32 sequences).
+  5. the MIMs only: a fine-tune of the stage-4 files with a colour term added to the loss
+     (`colour_weight = 1.0` in `[loss]`, `training/fit/losses.py`: 1.0 x the L1 between 8x8
+     block means of the output and the truth, on the blended frame; not in the paper), 75%
+     photo scenes, lr 3e-4 decaying to 0 over 65 minutes, the two runs at once on the 2-core
+     CPU machine (2637 steps for MIM L1, 2204 for MIM L1+L_CR):
+     `nightowl train training/configs/<name>_colour.toml --out runs/<name>_colour`, each run
+     exported under its network's name. Per-pixel L1 let
+     the stage-4 networks keep colour casts (their colour error on the photo test split was
+     above classical's under Eq. 6 and the sensor model, 6.1 against 5.5 and 12.7 against
+     12.6 levels); block means see colour and brightness only. Chosen over stage 4 on
+     validation twins of the test splits (validation photographs, their own seeds:
+     `python bench/compare_formulations.py --scenes validation --count 8
+     --model release=models/mim_l1_cr.onnx --model colour=runs/mim_l1_cr_colour/final.pt
+     --model release_l1=models/mim_l1.onnx --model colour_l1=runs/mim_l1_colour/final.pt`,
+     run before this export; 8 sequences per split, every S, gain told, fp32; PSNR dB /
+     colour error / chars):
+
+  | split, noise | classical | MIM L1+L_CR, stage 4 | MIM L1+L_CR, stage 5 |
+  | --- | --- | --- | --- |
+  | synthetic eq6 | 27.43 / 5.72 / 0.698 | 29.88 / 3.53 / 0.926 | 30.20 / 3.01 / 0.940 |
+  | synthetic extended | 24.18 / 9.91 / 0.600 | 25.26 / 8.42 / 0.586 | 25.29 / 8.51 / 0.586 |
+  | synthetic sensor | 23.04 / 10.83 / 0.530 | 25.34 / 7.90 / 0.553 | 25.47 / 7.28 / 0.577 |
+  | photo eq6 | 25.84 / 4.88 / 0.411 | 27.67 / 5.15 / 0.749 | 27.83 / 4.89 / 0.771 |
+  | photo extended | 20.50 / 15.29 / 0.126 | 21.96 / 12.59 / 0.314 | 21.68 / 13.03 / 0.320 |
+  | photo sensor | 22.56 / 9.66 / 0.406 | 23.19 / 9.99 / 0.406 | 23.31 / 9.74 / 0.423 |
+
+     MIM L1+L_CR gained PSNR in five of the six, lost 0.28 dB on the extended photo scenes,
+     and read at least as many characters in all six; MIM L1 likewise (PSNR +0.04 to +0.40 dB
+     but -0.20 on the extended photo scenes). A small step, not the 1 dB over classical on
+     every photo condition that is wanted.
   The figures are still not converged: longer GPU runs are the way to better ones.
 - Formulation (`formulation` in `[model]`, `training/nets/enhancers.py`). The paper's
   *direct* output (each U-Net's image through a sigmoid) against a *residual* one (each image

@@ -26,11 +26,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_command(port: int, grpc_port: int) -> list[str]:
+    return [sys.executable, "-m", "nightowl.service.cli", "serve", "--port", str(port),
+            "--grpc-port", str(grpc_port)]
+
+
 def test_serve_starts_both_servers_and_stops_on_sigterm():
     port, grpc_port = free_port(), free_port()
     env = {**os.environ, "NIGHTOWL_REPLICA_ID": "from-env", "NIGHTOWL_WARMUP_SIZES": "[[48, 64]]"}
-    command = [sys.executable, "-m", "nightowl.service.cli", "serve", "--port", str(port),
-               "--grpc-port", str(grpc_port)]
+    command = serve_command(port, grpc_port)
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
         _check(process, port, grpc_port)
@@ -67,8 +71,7 @@ def _check(process: subprocess.Popen, port: int, grpc_port: int) -> None:
 def test_serve_with_require_gpu_on_a_cpu_host_never_gets_ready_and_exits_saying_why():
     port, grpc_port = free_port(), free_port()
     env = {**os.environ, "NIGHTOWL_REQUIRE_GPU": "true", "NIGHTOWL_WARMUP_SIZES": "[]"}
-    command = [sys.executable, "-m", "nightowl.service.cli", "serve", "--port", str(port),
-               "--grpc-port", str(grpc_port)]
+    command = serve_command(port, grpc_port)
     with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True) as process:
         try:

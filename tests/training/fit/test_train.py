@@ -124,35 +124,18 @@ def test_init_from_must_exist(tmp_path):
     assert result.returncode != 0 and "nope.onnx" in result.stderr
 
 
-TINY_FLOW = """
-name = "tiny-flow"
-task = "flow"
-steps = 2
-batch_size = 2
-workers = 0
-val_every = 2
-checkpoint_every = 2
+# the tiny run's loop, data and crop settings, for the flow network
+TINY_FLOW = (TINY_RUN.replace('name = "tiny"', 'name = "tiny-flow"')
+             .replace('task = "enhancer"', 'task = "flow"').replace("steps = {steps}", "steps = 2")
+             .replace('[model]\nkind = "mim"\nwidth = 4\ndepth = 2',
+                      "[flow_model]\nwidth = 4\ncoarse_radius = 2\nfine_radius = 1")
+             .replace("size = 32", "size = 32\nper_sample = 2"))
 
-[flow_model]
-width = 4
-coarse_radius = 2
-fine_radius = 1
-
-[data]
-val_count = 2
-
-[data.scene]
-width = 64
-height = 64
-
-[data.crop]
-size = 32
-per_sample = 2
-"""
 
 
 def test_flow_network_trains_and_reports_its_end_point_errors(tmp_path):
     config = tmp_path / "flow.toml"
+    assert "[flow_model]" in TINY_FLOW and "[model]" not in TINY_FLOW
     config.write_text(TINY_FLOW)
     run = nightowl("train", str(config), "--out", str(tmp_path / "run"))
     assert run.returncode == 0, run.stderr

@@ -25,7 +25,7 @@ import numpy as np
 
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
-from nightowl.service.frames.flow_network import FlowEngine, network_flows
+from nightowl.service.frames.flow_network import FlowEngine, align_with_network
 from nightowl.service.frames.layout import input_scale, network_input
 
 FewFrames = Literal["auto", "single", "repeat"]
@@ -128,11 +128,10 @@ def align(window: np.ndarray, config: AlignmentConfig, flow: FlowEngine | None =
     is given, else align_to_last's. DIS aligns 16-bit frames with the flow of their top 8
     bits (dark frames use the low levels of either depth alike); both warp at full depth."""
     if flow is not None:
-        flows = network_flows(window, flow)
-    elif window.dtype == np.uint8:
+        return align_with_network(window, flow)[0]
+    if window.dtype == np.uint8:
         return align_to_last(window, config)[0]
-    else:
-        _, flows = align_to_last((window >> 8).astype(np.uint8), config)
+    _, flows = align_to_last((window >> 8).astype(np.uint8), config)
     aligned = window.copy()
     for t in range(window.shape[0] - 1):
         aligned[t] = warp(window[t], flows[t])

@@ -69,6 +69,8 @@ class Staged:
     estimate: float | None = None  # the camera's estimated gain, smoothed over its frames in
     #   sequence order (GainTracker); None: told, or no camera (estimated from the frames alone)
     camera_id: str | None = None  # the camera whose buffer holds the window; None: no camera
+    newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
+    #   not window[-1], which would keep the whole stacked window alive in the preview)
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ class EnhanceService:
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
-                      camera_id)
+                      camera_id, request.frames[-1])
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size and depth, each side at least the minimum."""
@@ -277,9 +279,9 @@ class EnhanceService:
                    "engine_call": batch.call_s, "finish": end - done, "total": end - start}
         for stage in ("align", "queue", "engine", "finish"):
             self.metrics.stage.labels(stage).observe(timings[stage])
-        if staged.camera_id is not None and staged.camera_id in self.buffers:
+        if staged.newest is not None and staged.camera_id in self.buffers:
             used = prepared.gain
-            self.previews.put(staged.camera_id, window[-1], image, staged.sequence,
+            self.previews.put(staged.camera_id, staged.newest, image, staged.sequence,
                               used.value if used is not None and used.source != "unused"
                               else None)
         return Result(staged.status, staged.sequence, image, prepared.frames_used,

@@ -1,7 +1,8 @@
 """Each camera's latest dark input (frame T) and enhanced output, for people to look at.
 
 Only references are kept on a frame's path (no copy, no encoding): one pair per camera, the
-newest by sequence number, dropped with the camera's buffer. JPEG encoding happens when a viewer
+newest by sequence number, dropped with the camera's buffer (when its stream ends, or at the
+service's next sweep after an idle camera is evicted). JPEG encoding happens when a viewer
 asks (``jpeg``), once per pair and side however many viewers watch. The input is shown
 brightened by the gain behind the output (else by the output's mean over the input's), since a
 dark frame as captured looks black to a person. Used from the server's event loop: no locks.

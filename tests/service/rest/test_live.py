@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 
+import grpc
 import httpx
 import pytest
 
 from nightowl.service.rest.live import ASSETS, BOUNDARY
+from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.rpc import enhance_pb2_grpc
 from tests.serving import png, running, sequence
 
 
@@ -82,6 +85,27 @@ def test_stream_sends_a_new_part_for_a_new_frame(server):
     _, found = parts(server.url + "/live/live-new/stream", 2)
     sender.join()
     assert len(found) == 2 and found[0] != found[1]
+
+
+def test_a_grpc_stream_camera_is_shown_until_its_stream_ends(server):
+    frames, done = sequence(7, 24), threading.Event()
+
+    def messages():
+        for number, frame in enumerate(frames[:2]):
+            yield pb.StreamFrame(camera_id="live-grpc", sequence=number,
+                                 image=pb.Image(encoded=png(frame)))
+        done.wait(10)  # the stream stays open until the checks below are made
+
+    with grpc.insecure_channel(server.target) as channel:
+        replies = enhance_pb2_grpc.EnhancerStub(channel).Stream(messages())
+        warming = pb.StreamResult.STATUS_WARMING_UP
+        assert [next(replies).status, next(replies).status] == [warming, warming]
+        listed = [c["id"] for c in httpx.get(server.url + "/live/cameras").json()]
+        _, [part] = parts(server.url + "/live/live-grpc/stream", 1)
+        done.set()
+        assert list(replies) == []
+    assert "live-grpc" in listed and part[:3] == b"\xff\xd8\xff"
+    assert "live-grpc" not in [c["id"] for c in httpx.get(server.url + "/live/cameras").json()]
 
 
 def test_unknown_camera_is_a_404_problem(server):

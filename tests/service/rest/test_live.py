@@ -4,6 +4,7 @@ MJPEG parts, and the 404 / 401 answers."""
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 import httpx
@@ -136,3 +137,22 @@ def test_live_page_off_is_not_served(engines):
         for path in ("/live", "/live/cameras", "/live/assets/live.js", "/live/cam/stream"):
             assert httpx.get(run.url + path).status_code == 404, path
         assert "/live" not in httpx.get(run.url + "/openapi.json").json()["paths"]
+
+
+def test_an_open_stream_ends_when_the_server_shuts_down(engines):
+    ended = threading.Event()
+
+    def watch(url: str) -> None:
+        with httpx.stream("GET", url, timeout=30) as reply:
+            for _ in reply.iter_bytes():
+                pass
+        ended.set()
+
+    with running(engines) as run:
+        feed(run.url, "watched", sequence(7, 25)[:1])
+        viewer = threading.Thread(target=watch, args=(run.url + "/live/watched/stream",),
+                                  daemon=True)
+        viewer.start()
+        time.sleep(0.3)
+        stopping = time.monotonic()
+    assert ended.wait(5) and time.monotonic() - stopping < 5

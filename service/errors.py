@@ -56,6 +56,10 @@ class CameraBusy(ServiceError):
     kind = Kind(409, "ALREADY_EXISTS", "Camera busy", "camera-busy")
 
 
+class NotFound(ServiceError):
+    kind = Kind(404, "NOT_FOUND", "Not found", "not-found")
+
+
 class TooManyCameras(ServiceError):
     kind = Kind(429, "RESOURCE_EXHAUSTED", "Too many cameras", "too-many-cameras")
 

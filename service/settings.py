@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     allow_unauthenticated: bool = False  # serve without keys on a non-loopback host
     tls_cert: Path | None = None  # PEM certificate chain: TLS on both servers
     tls_key: Path | None = None  # PEM private key of tls_cert
+    # --- live view
+    live_page: bool = True  # GET /live: each camera's input and output side by side (MJPEG)
+    live_max_fps: float = Field(10.0, gt=0, le=120)  # most JPEG parts per second per viewer
     # --- lifecycle
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
 

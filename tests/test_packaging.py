@@ -185,3 +185,13 @@ def test_training_parts_import_only_the_layers_below_them():
                 assert used in allowed_exactly or any(
                     used == a or used.startswith(a + ".") for a in allowed), (
                     f"{path.relative_to(ROOT)}: {name}")
+
+
+def test_the_live_page_ships_every_file_it_serves():
+    from nightowl.service.rest.live import ASSETS, STATIC
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["nightowl.service.rest"]
+    for name in ("live.html", *ASSETS):
+        assert (STATIC / name).is_file(), name
+        assert any(Path(f"static/{name}").match(p) for p in patterns), name

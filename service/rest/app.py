@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from nightowl.service.rest import enhance, health, problems
+from nightowl.service.rest import enhance, health, live, problems
 from nightowl.service.rest.middleware import ReplicaAndBodyLimit
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
@@ -19,6 +19,8 @@ def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
     app.state.service = None
     app.include_router(enhance.router)
     app.include_router(health.router)
+    if settings.live_page:
+        app.include_router(live.router)
     problems.install(app)
     app.add_middleware(ReplicaAndBodyLimit, replica=settings.replica_id,
                        limit=settings.max_body_bytes)

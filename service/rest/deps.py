@@ -1,13 +1,13 @@
-"""What routes share, as Annotated dependencies: the service, and the API-key check."""
+"""What routes share, as Annotated dependencies: the service, and the API-key checks."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 from nightowl.service.errors import NotReady
-from nightowl.service.serving.auth import check_bearer
+from nightowl.service.serving.auth import check_bearer, check_viewer
 from nightowl.service.serving.enhance_service import EnhanceService
 
 
@@ -22,5 +22,11 @@ def authorised(request: Request, authorization: Annotated[str | None, Header()] 
     check_bearer(authorization, request.app.state.settings.api_keys)
 
 
+def viewer(request: Request, authorization: Annotated[str | None, Header()] = None,
+           key: Annotated[str | None, Query()] = None) -> None:
+    check_viewer(authorization, key, request.app.state.settings.api_keys)
+
+
 Service = Annotated[EnhanceService, Depends(get_service)]
 Authorised = Depends(authorised)
+Viewer = Depends(viewer)

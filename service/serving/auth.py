@@ -1,4 +1,5 @@
-"""Optional API keys: ``Authorization: Bearer <key>``, compared in constant time."""
+"""Optional API keys: ``Authorization: Bearer <key>`` (or, for a browser's page and its
+image streams, a ``key`` query parameter), compared in constant time."""
 
 from __future__ import annotations
 
@@ -26,4 +27,17 @@ def check_bearer(authorization: str | None, keys: list[SecretStr]) -> None:
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("this server needs an API key: send 'Authorization: Bearer <key>'")
     if not key_matches(token.strip(), keys):
+        raise Unauthenticated("the API key is not valid")
+
+
+def check_viewer(authorization: str | None, key: str | None, keys: list[SecretStr]) -> None:
+    """As :func:`check_bearer`, but a browser's ``?key=`` is taken when no header is sent: an
+    <img> or a typed address cannot send one."""
+    if not keys or authorization:
+        check_bearer(authorization, keys)
+        return
+    if not key:
+        raise Unauthenticated("this server needs an API key: open the page as /live?key=<key> "
+                              "or send 'Authorization: Bearer <key>'")
+    if not key_matches(key, keys):
         raise Unauthenticated("the API key is not valid")

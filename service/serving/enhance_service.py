@@ -36,6 +36,7 @@ from nightowl.service.serving.buffers import CameraBuffers
 from nightowl.service.serving.images import decode
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 from nightowl.service.serving.metrics import Metrics
+from nightowl.service.serving.previews import Previews
 from nightowl.service.settings import Settings
 
 log = logging.getLogger("nightowl.service")
@@ -67,6 +68,9 @@ class Staged:
     told: Gain | None = None  # the gain told by the request, else by the setting
     estimate: float | None = None  # the camera's estimated gain, smoothed over its frames in
     #   sequence order (GainTracker); None: told, or no camera (estimated from the frames alone)
+    camera_id: str | None = None  # the camera whose buffer holds the window; None: no camera
+    newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
+    #   not window[-1], which would keep the whole stacked window alive in the preview)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class EnhanceService:
                                              alignment=AlignmentConfig())
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
                                      settings.max_sequence_gap, settings.scene_change, clock)
+        self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
         self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s)
         self.cpu = ThreadPoolExecutor(settings.align_threads, thread_name_prefix="nightowl-cpu")
@@ -231,12 +236,13 @@ class EnhanceService:
                 estimate = pushed.gain.push(frame)  # no statistics when a gain is told
         self.metrics.cameras.set(len(self.buffers))
         if pushed.window is None:
-            return Staged(None, pushed.sequence, "skipped", told=told,
+            return Staged(None, pushed.sequence, "skipped", told=told, camera_id=camera_id,
                           reason=f"{pushed.status}: camera {camera_id!r} already has sequence "
                                  f"{self.buffers.newest(camera_id)}; frames must arrive in "
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
-        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate)
+        return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
+                      camera_id, request.frames[-1])
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size and depth, each side at least the minimum."""
@@ -273,12 +279,18 @@ class EnhanceService:
                    "engine_call": batch.call_s, "finish": end - done, "total": end - start}
         for stage in ("align", "queue", "engine", "finish"):
             self.metrics.stage.labels(stage).observe(timings[stage])
+        if staged.newest is not None and staged.camera_id in self.buffers:
+            used = prepared.gain
+            self.previews.put(staged.camera_id, staged.newest, image, staged.sequence,
+                              used.value if used is not None and used.source != "unused"
+                              else None)
         return Result(staged.status, staged.sequence, image, prepared.frames_used,
                       staged.reason, timings, prepared.gain)
 
     def release_owner(self, owner: object) -> None:
         """A stream ended: free every camera it held."""
         self.rates.forget(self.buffers.release(owner))
+        self.previews.retain(self.buffers)
         self.metrics.cameras.set(len(self.buffers))
 
     async def _sweep(self) -> None:
@@ -287,6 +299,7 @@ class EnhanceService:
             await asyncio.sleep(period)
             self.rates.forget(self.buffers.evict_idle())
             self.rates.prune()  # also ids that never got a buffer (refused, or bad frames)
+            self.previews.retain(self.buffers)
             self.metrics.cameras.set(len(self.buffers))
 
 

@@ -95,3 +95,22 @@ def test_bad_requests_are_refused_when_submitted(engines):
         return len(service.buffers)
 
     assert with_service(engines, work) == 0
+
+
+def test_a_camera_keeps_its_latest_pair_by_reference_until_its_buffer_goes(engines):
+    frames = [np.ascontiguousarray(f) for f in sequence(3, 2)]
+
+    async def work(service):
+        owner = object()
+        results = [await service.submit(FrameRequest([f], "cam", t, owner=owner))
+                   for t, f in enumerate(frames)]
+        await service.submit(FrameRequest([frames[0]], None))  # no camera: no preview
+        kept = service.previews.get("cam")
+        listed = service.previews.cameras()
+        service.release_owner(owner)
+        return results, kept, listed, "cam" in service.previews
+
+    results, kept, listed, still = with_service(engines, work)
+    assert kept.input is frames[-1] and kept.output is results[-1].image  # no copies
+    assert kept.sequence == 3 and kept.gain == results[-1].gain.value and not kept.jpegs
+    assert [c["id"] for c in listed] == ["cam"] and not still

@@ -1,0 +1,63 @@
+"""The relay's own counts: frames read and sent, results by status, reconnections, and the
+end-to-end latency of each written frame (capture time to enhanced frame written)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+
+import numpy as np
+
+# "lost": the relay's own status for a sent frame the server never answered (its stream broke,
+# or the frame's deadline passed): every frame sent gets exactly one result
+STATUSES = ("ok", "warming_up", "skipped", "error", "lost")
+
+
+class Report:
+    """Thread-safe counters, filled by the sending loop and the stream's reader."""
+
+    def __init__(self) -> None:
+        self.read = 0  # frames taken from the source
+        self.sent = 0  # frames sent on a stream
+        self.reconnects = 0  # new streams opened after a broken one
+        self.results: Counter[str] = Counter({status: 0 for status in STATUSES})
+        self._latencies: list[float] = []  # seconds, written frames only
+        self._lock = threading.Lock()
+
+    def result(self, status: str, latency_s: float | None = None) -> None:
+        with self._lock:
+            self.results[status] += 1
+            if latency_s is not None:
+                self._latencies.append(latency_s)
+
+    @property
+    def answered(self) -> int:
+        with self._lock:
+            return sum(self.results.values())
+
+    @property
+    def written(self) -> int:
+        with self._lock:
+            return self.results["ok"] + self.results["warming_up"]
+
+    def latency_ms(self, percentile: float) -> float:
+        """A percentile of the written frames' latency, milliseconds; NaN before any."""
+        with self._lock:
+            values = list(self._latencies)
+        return float(np.percentile(values, percentile)) * 1e3 if values else math.nan
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            results = dict(self.results)
+        return {"read": self.read, "sent": self.sent, "results": results,
+                "answered": sum(results.values()), "reconnects": self.reconnects,
+                "latency_ms": {"p50": self.latency_ms(50), "p99": self.latency_ms(99)}}
+
+    def summary(self) -> str:
+        """One line: what ``nightowl relay`` prints at the end and every ``--report-every``."""
+        d = self.as_dict()
+        results = " ".join(f"{status}={n}" for status, n in d["results"].items())
+        return (f"relay: read {d['read']} sent {d['sent']} answered {d['answered']} ({results}) "
+                f"reconnects {d['reconnects']} latency p50 {d['latency_ms']['p50']:.1f} ms "
+                f"p99 {d['latency_ms']['p99']:.1f} ms")

@@ -78,10 +78,15 @@ class Link:
         the wait); returns why the stream broke, None when it ended cleanly."""
         self._closing = True
         self._requests.put(None)
-        self._reader.join(self.deadline_s + 1.0)
-        if self._reader.is_alive():  # answered everything, yet the stream does not end
-            self._call.cancel()
-            self._reader.join()
+        idle_since = None  # while frames are unanswered the watchdog bounds the wait
+        while self._reader.is_alive():
+            self._reader.join(WAKE_S)
+            with self._cond:
+                idle = not self._pending
+            idle_since = (idle_since or time.monotonic()) if idle else None
+            if idle_since is not None and time.monotonic() - idle_since > self.deadline_s:
+                self._call.cancel()  # everything answered, yet the stream does not end
+                self._reader.join()
         self._watchdog.join()
         with self._cond:
             return None if self.broken == _ENDED else self.broken

@@ -158,7 +158,7 @@ class Relay:
     def _deliver(self, sent: Sent, result: pb.StreamResult | None, reason: str) -> None:
         """One frame's answer (on the stream's reader thread): written or counted."""
         if result is None:
-            self.report.result("lost")
+            self.report.result("lost", reason=reason)
         elif result.status in WRITTEN and self.failure is None:
             image = result.image
             enhanced = np.frombuffer(image.rgb8, np.uint8).reshape(image.height, image.width, 3)
@@ -170,7 +170,7 @@ class Relay:
                 return
             self.report.result(WRITTEN[result.status], time.time() - sent.capture_s)
         else:
-            self.report.result(NOT_WRITTEN.get(result.status, "error"))
+            self.report.result(NOT_WRITTEN.get(result.status, "error"), reason=result.reason)
 
 
 def _channel(options: RelayOptions) -> grpc.Channel:

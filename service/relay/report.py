@@ -12,6 +12,7 @@ import numpy as np
 # "lost": the relay's own status for a sent frame the server never answered (its stream broke,
 # or the frame's deadline passed): every frame sent gets exactly one result
 STATUSES = ("ok", "warming_up", "skipped", "error", "lost")
+REASON_CHARS = 120  # a reason is counted by its start: the rest names frame-specific numbers
 
 
 class Report:
@@ -22,12 +23,15 @@ class Report:
         self.sent = 0  # frames sent on a stream
         self.reconnects = 0  # new streams opened after a broken one
         self.results: Counter[str] = Counter({status: 0 for status in STATUSES})
+        self.reasons: Counter[str] = Counter()  # why frames were skipped, refused or lost
         self._latencies: list[float] = []  # seconds, written frames only
         self._lock = threading.Lock()
 
-    def result(self, status: str, latency_s: float | None = None) -> None:
+    def result(self, status: str, latency_s: float | None = None, reason: str = "") -> None:
         with self._lock:
             self.results[status] += 1
+            if reason and status not in ("ok", "warming_up"):
+                self.reasons[f"{status}: {reason[:REASON_CHARS]}"] += 1
             if latency_s is not None:
                 self._latencies.append(latency_s)
 
@@ -49,8 +53,8 @@ class Report:
 
     def as_dict(self) -> dict:
         with self._lock:
-            results = dict(self.results)
-        return {"read": self.read, "sent": self.sent, "results": results,
+            results, reasons = dict(self.results), dict(self.reasons.most_common())
+        return {"read": self.read, "sent": self.sent, "results": results, "reasons": reasons,
                 "answered": sum(results.values()), "reconnects": self.reconnects,
                 "latency_ms": {"p50": self.latency_ms(50), "p99": self.latency_ms(99)}}
 

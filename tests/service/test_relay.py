@@ -9,9 +9,12 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
+import grpc
 import numpy as np
 import pytest
 
@@ -185,3 +188,36 @@ def test_server_gone_for_good_mid_stream(engines, clip, tmp_path):
     written = int(last.split("wrote ")[1].split()[0])
     assert written == found["results"]["ok"] + found["results"]["warming_up"] >= 5, found
     check_accounting(found, out)  # the output closed properly: playable up to the cut
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A gRPC server that takes the Stream's frames and never answers (a hung replica)."""
+    def stream(requests, context):
+        for _ in requests:
+            pass
+        return iter(())
+
+    handler = grpc.method_handlers_generic_handler("nightowl.v1.Enhancer", {
+        "Stream": grpc.stream_stream_rpc_method_handler(stream)})
+    server = grpc.server(ThreadPoolExecutor(4), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(0).wait(5)
+
+
+def test_silent_server_never_hangs_the_relay(clip, tmp_path, capsys):
+    """Frames unanswered past --deadline are counted lost, the stream is replaced, and after
+    the bounded reconnections the relay fails in one line."""
+    out = tmp_path / "out.mp4"
+    with silent_server() as target, pytest.raises(SystemExit) as caught:
+        main(["relay", *relay_args(str(clip), target, out, "--no-pace", "--max-in-flight", "3",
+                                   "--deadline", "0.3", "--reconnects", "1",
+                                   "--reconnect-delay", "0.1")])
+    (last,) = [line for line in capsys.readouterr().err.splitlines() if "relay: error:" in line]
+    assert caught.value.code == 2 and "no answer within the 0.3 s frame deadline" in last, last
+    found = metrics(out)
+    assert found["sent"] == found["answered"] == found["results"]["lost"] == 6, found

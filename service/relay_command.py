@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reconnect-delay", type=float, default=0.5, help="seconds before the "
                         "first new stream; doubled before each next one (default 0.5)")
     parser.add_argument("--no-pace", action="store_true", help="send a file's frames as fast "
-                        "as the server answers them, not at the file's rate")
+                        "as the server answers them, not at the file's rate (latency then "
+                        "counts from each frame's read)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the "
                         "source to open, and then for each read (default 10)")
     parser.add_argument("--source-reconnects", type=int, default=5, help="times a network "
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace, fail) -> int:
                            args.reconnect_delay, args.gain)
     report = Report()
     relay = Relay(options, writer, report)
-    clock = CaptureClock(source.time_base, pace=not source.network and not args.no_pace)
+    mode = "live" if source.network else "asap" if args.no_pace else "replay"
+    clock = CaptureClock(source.time_base, mode)
     stopped = None
     try:
         relay.run(source.frames(), clock, _ticker(report, args.report_every))

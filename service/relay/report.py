@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 
 import numpy as np
@@ -26,6 +27,7 @@ class Report:
         self.reasons: Counter[str] = Counter()  # why frames were skipped, refused or lost
         self._latencies: list[float] = []  # seconds, written frames only
         self._lock = threading.Lock()
+        self._started = time.monotonic()
 
     def result(self, status: str, latency_s: float | None = None, reason: str = "") -> None:
         with self._lock:
@@ -54,7 +56,10 @@ class Report:
     def as_dict(self) -> dict:
         with self._lock:
             results, reasons = dict(self.results), dict(self.reasons.most_common())
+        elapsed = time.monotonic() - self._started
+        written = results["ok"] + results["warming_up"]
         return {"read": self.read, "sent": self.sent, "results": results, "reasons": reasons,
+                "elapsed_s": elapsed, "written_fps": written / elapsed if elapsed > 0 else 0.0,
                 "answered": sum(results.values()), "reconnects": self.reconnects,
                 "latency_ms": {"p50": self.latency_ms(50), "p99": self.latency_ms(99)}}
 
@@ -63,5 +68,5 @@ class Report:
         d = self.as_dict()
         results = " ".join(f"{status}={n}" for status, n in d["results"].items())
         return (f"relay: read {d['read']} sent {d['sent']} answered {d['answered']} ({results}) "
-                f"reconnects {d['reconnects']} latency p50 {d['latency_ms']['p50']:.1f} ms "
-                f"p99 {d['latency_ms']['p99']:.1f} ms")
+                f"reconnects {d['reconnects']} written {d['written_fps']:.1f} fps latency p50 "
+                f"{d['latency_ms']['p50']:.1f} ms p99 {d['latency_ms']['p99']:.1f} ms")

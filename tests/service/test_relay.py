@@ -73,6 +73,8 @@ def test_file_every_frame_answered_and_written(engines, clip, tmp_path, capsys):
     with running(engines) as server:
         assert main(["relay", *relay_args(str(clip), server.target, out)]) == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
+    with capsys.disabled():  # the README's figures: the relay's own line
+        print(f"\n{SIZE[0]}x{SIZE[1]} at {RATE} fps, CPU engines: {summary}")
     found = metrics(out)
     assert found["read"] == found["sent"] == FRAMES and found["reconnects"] == 0, found
     assert found["results"]["ok"] >= FRAMES - 4 and found["results"]["lost"] == 0, found

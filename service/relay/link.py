@@ -23,6 +23,9 @@ from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
 
 WAKE_S = 0.1  # how often the watchdog looks at the oldest frame's age
+# codes that a new stream would get again: the key, the request or the server is wrong
+REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Link:
         self.deadline_s = deadline_s
         self.answered = 0  # results the server gave on this stream
         self.broken: str | None = None  # why the stream ended, once it has
+        self.refused = False  # it ended with one of REFUSALS: another stream would too
         self._deliver = deliver
         self._pending: deque[Sent] = deque()
         self._cut: str | None = None  # the watchdog's reason, when it cancelled the call
@@ -106,6 +110,7 @@ class Link:
                 self._deliver(sent, result, "")
         except grpc.RpcError as error:
             reason = self._cut or _describe(error)
+            self.refused = self._cut is None and _code(error) in REFUSALS
         with self._cond:
             lost, self._pending = list(self._pending), deque()
             if reason == _ENDED and (lost or not self._closing):
@@ -129,9 +134,13 @@ class Link:
 _ENDED = "ended"  # the stream ended after the requests did: nothing went wrong
 
 
+def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    return error.code() if callable(getattr(error, "code", None)) else None
+
+
 def _describe(error: grpc.RpcError) -> str:
     """The status code and details of a failed call, in one line."""
-    code = error.code() if callable(getattr(error, "code", None)) else None
+    code = _code(error)
     details = error.details() if callable(getattr(error, "details", None)) else str(error)
     name = code.name if code is not None else "UNKNOWN"
     return f"{name}: {(details or 'no details').splitlines()[0]}"

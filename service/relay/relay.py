@@ -141,9 +141,12 @@ class Relay:
         """Forget the broken stream and wait before the next one; ``RelayError`` when the
         attempts are used up."""
         answered = self._link.answered if self._link is not None else 0
+        refused = self._link is not None and self._link.refused
         if self._link is not None:
             self._link.close()
             self._link = None
+        if refused:
+            raise RelayError(f"{self.options.server} refused the stream: {cut}")
         self._attempts = 0 if answered else self._attempts
         if self._attempts >= self.options.reconnects:
             raise RelayError(f"cannot reach {self.options.server}: {cut}; gave up after "

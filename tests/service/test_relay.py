@@ -70,8 +70,9 @@ def check_accounting(found: dict, out: Path) -> None:
 
 def test_file_every_frame_answered_and_written(engines, clip, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    with running(engines) as server:
-        assert main(["relay", *relay_args(str(clip), server.target, out)]) == 0
+    with running(engines, api_keys=["relay-key"]) as server:
+        assert main(["relay", *relay_args(str(clip), server.target, out, "--api-key",
+                                          "relay-key")]) == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     with capsys.disabled():  # the README's figures: the relay's own line
         print(f"\n{SIZE[0]}x{SIZE[1]} at {RATE} fps, CPU engines: {summary}")
@@ -108,6 +109,15 @@ def test_unreachable_server_fails_after_bounded_reconnects(clip, tmp_path, capsy
     assert "gave up after 2 reconnection attempts" in last and "UNAVAILABLE" in last, last
     found = metrics(out)
     assert found["read"] >= 1 and found["sent"] == found["answered"] == found["results"]["lost"]
+
+
+def test_wrong_key_fails_at_once_in_one_line(engines, clip, tmp_path, capsys):
+    with running(engines, api_keys=["relay-key"]) as server, pytest.raises(SystemExit) as caught:
+        main(["relay", *relay_args(str(clip), server.target, tmp_path / "out.mp4", "--api-key",
+                                   "wrong-key")])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("\n") == 1, err
+    assert "refused the stream: UNAUTHENTICATED" in err, err
 
 
 def test_bad_source_fails_in_one_line(tmp_path, capsys):

@@ -170,7 +170,7 @@ def test_server_restart_mid_stream(engines, clip, tmp_path):
         with running(engines, grpc_port=port):
             relay = start_relay(*relay_args(str(clip), f"127.0.0.1:{port}", out,
                                             "--reconnect-delay", "0.2"))
-            before = wait_for_answers(relay, 8)
+            before = wait_for_answers(relay, 5)
         with running(engines, grpc_port=port):
             _, err = relay.communicate(timeout=120)
     finally:
@@ -181,7 +181,9 @@ def test_server_restart_mid_stream(engines, clip, tmp_path):
     found = metrics(out)
     assert found["reconnects"] >= 1 and found["read"] == FRAMES, found
     written = found["results"]["ok"] + found["results"]["warming_up"]
-    assert written > before + 10, (before, found)  # frames from both servers
+    # frames from both servers: more than those answered and in flight when the first stopped,
+    # and a second warm-up (the camera's buffer restarted on the new stream)
+    assert written >= before + 4 + 4 and found["results"]["warming_up"] > 3, (before, found)
     check_accounting(found, out)
 
 

@@ -235,3 +235,31 @@ def test_silent_server_never_hangs_the_relay(clip, tmp_path, capsys):
     assert caught.value.code == 2 and "no answer within the 0.3 s frame deadline" in last, last
     found = metrics(out)
     assert found["sent"] == found["answered"] == found["results"]["lost"] == 6, found
+
+
+@pytest.mark.slow
+@needs_rtsp
+def test_camera_reconnect_restarts_the_buffer(engines, clip, tmp_path):
+    """The camera goes away 1.5 s in and a new one serves the clip: the source reconnects,
+    the frames go on into the same output, and the sequence numbers jump so that the server's
+    buffer restarts rather than align frames across the cut."""
+    port = free_port()
+    first = serve(clip, port, "--stop-after", "1.5")
+    out = tmp_path / "out.mp4"
+    with running(engines) as server:
+        relay = subprocess.Popen([*RELAY, *relay_args(f"rtsp://127.0.0.1:{port}/clip",
+                                                      server.target, out)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first.wait(30)
+        second = serve(clip, port)
+        try:
+            _, err = relay.communicate(timeout=120)
+        finally:
+            stop(first)
+            stop(second)
+    assert relay.returncode == 0, err
+    assert "reconnecting in" in err, err
+    found = metrics(out)
+    assert found["read"] >= FRAMES + 10 and found["reconnects"] == 0, found
+    assert found["results"]["warming_up"] > 3 and found["results"]["lost"] == 0, found
+    check_accounting(found, out)

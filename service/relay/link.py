@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
@@ -33,7 +33,7 @@ class Sent:
     sequence: int  # as sent in StreamFrame.sequence
     pts: int  # the source's timestamp, in its time base (the output keeps it)
     capture_s: float  # capture time, seconds since the Unix epoch
-    sent_at: float  # time.monotonic() when it was handed to the stream
+    sent_at: float = 0.0  # time.monotonic() when it went on the stream (Link.send sets it)
 
 
 Deliver = Callable[[Sent, "pb.StreamResult | None", str], None]  # (frame, result or None, why)
@@ -74,7 +74,7 @@ class Link:
                 self._cond.wait(WAKE_S)
             if self.broken is not None:
                 raise StreamBrokenError(self.broken)
-            self._pending.append(sent)
+            self._pending.append(replace(sent, sent_at=time.monotonic()))
         self._requests.put(message)
 
     def close(self) -> str | None:

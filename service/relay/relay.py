@@ -125,7 +125,7 @@ class Relay:
                 raise RelayError(self.failure)
             link = self._link or self._connect()
             try:
-                link.send(message, Sent(sequence, frame.pts, capture_s, time.monotonic()))
+                link.send(message, Sent(sequence, frame.pts, capture_s))
             except StreamBrokenError as cut:
                 self._drop(str(cut))
                 continue
@@ -171,7 +171,13 @@ class Relay:
             self.report.result("lost", reason=reason)
         elif result.status in WRITTEN and self.failure is None:
             image = result.image
-            enhanced = np.frombuffer(image.rgb8, np.uint8).reshape(image.height, image.width, 3)
+            try:
+                enhanced = np.frombuffer(image.rgb8, np.uint8).reshape(image.height, image.width,
+                                                                       3)
+            except ValueError:
+                self.report.result("error", reason="the answer's image is not width * height * "
+                                   "3 bytes of RGB8")
+                return
             try:
                 self.writer.write(enhanced, sent.pts)
             except Exception as error:  # any failure of the encoder: the sender reports it

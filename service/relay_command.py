@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.relay import RelayError
-    from nightowl.service.relay.relay import CaptureClock, Relay, RelayOptions
+    from nightowl.service.relay.clock import CaptureClock
+    from nightowl.service.relay.relay import Relay, RelayOptions
     from nightowl.service.relay.report import Report
     from nightowl.service.video import VideoError
     from nightowl.service.video.sink import H264Writer

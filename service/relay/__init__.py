@@ -1,6 +1,7 @@
 """``nightowl relay``'s parts: one camera's frames over the gRPC ``Stream`` and the enhanced
 frames back into an H.264 file (``link``: one stream with bounded frames in flight and a deadline
-per frame; ``relay``: the loop over reconnections; ``report``: its own counts and latency).
+per frame; ``relay``: the loop over reconnections; ``clock``: each frame's capture time;
+``report``: its own counts and latency).
 
 A gRPC client: it imports the generated stubs and ``nightowl.service.video``, never the server.
 """

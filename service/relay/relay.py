@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 
 import grpc
 import numpy as np
 
 from nightowl.service.relay import RelayError
+from nightowl.service.relay.clock import CaptureClock
 from nightowl.service.relay.link import Link, Sent, StreamBrokenError
 from nightowl.service.relay.report import Report
 from nightowl.service.rpc import enhance_pb2 as pb
@@ -30,7 +30,6 @@ MAX_MESSAGE_BYTES = 64 << 20  # the server's default grpc_max_message_bytes
 # sequence numbers skipped when the source reconnects: more than the server's max_sequence_gap,
 # so the camera's buffer restarts instead of aligning frames across the cut
 SEGMENT_GAP = 1000
-CLOCK_MODES = ("live", "replay", "asap")
 WRITTEN = {pb.StreamResult.STATUS_OK: "ok", pb.StreamResult.STATUS_WARMING_UP: "warming_up"}
 NOT_WRITTEN = {pb.StreamResult.STATUS_SKIPPED: "skipped", pb.StreamResult.STATUS_ERROR: "error"}
 
@@ -47,35 +46,6 @@ class RelayOptions:
     reconnects: int = 5  # new streams tried after a break; an answer resets the count
     reconnect_delay_s: float = 0.5  # wait before the first new stream; doubles at each next
     gain: float | None = None  # StreamFrame.gain; None: the server's setting or its estimate
-
-
-class CaptureClock:
-    """Each frame's capture time, seconds since the epoch. ``live``: the source's timestamp from
-    an anchor set at the first frame of each segment (a frame that comes early moves it), so a
-    relay that falls behind the camera counts the backlog; ``replay``: the same, waiting until
-    that time (a file played as a camera); ``asap``: the time the frame was read (a file sent as
-    fast as the server answers)."""
-
-    def __init__(self, time_base: Fraction, mode: str) -> None:
-        if mode not in CLOCK_MODES:
-            raise ValueError(f"clock mode {mode!r}: use one of {', '.join(CLOCK_MODES)}")
-        self.time_base = time_base
-        self.mode = mode
-        self._segment: int | None = None
-        self._anchor = 0.0
-
-    def capture(self, frame: Frame) -> float:
-        at, now = float(frame.pts * self.time_base), time.time()
-        if self.mode == "asap":
-            return now
-        if frame.segment != self._segment:
-            self._segment, self._anchor = frame.segment, now - at
-        if self._anchor + at > now:
-            if self.mode == "replay":
-                time.sleep(self._anchor + at - now)
-            else:
-                self._anchor = now - at
-        return self._anchor + at
 
 
 class Relay:

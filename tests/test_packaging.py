@@ -89,9 +89,9 @@ def test_the_server_runs_with_the_training_side_and_torch_blocked():
     import of nightowl.training or torch failing: no path from the server to training."""
     modules = sorted(".".join(("nightowl", *p.relative_to(ROOT).with_suffix("").parts))
                      .removesuffix(".__init__") for p in (ROOT / "service").rglob("*.py"))
-    shown = help_with_blocked_imports([["serve"], ["enhance"]], imports=modules,
+    shown = help_with_blocked_imports([["serve"], ["enhance"], ["relay"]], imports=modules,
                                       blocked=("torch", "nightowl.training"))
-    assert "--grpc-port" in shown and "--side-by-side" in shown
+    assert "--grpc-port" in shown and "--side-by-side" in shown and "--max-in-flight" in shown
 
 
 def test_every_command_module_is_registered_and_loads():
@@ -136,9 +136,11 @@ LAYERS = {
     "server": {"settings", "serving", "rest", "rpc"},
     "serve_command": {"settings", "engines", "server"},
     "enhance_command": {"errors", "settings", "frames", "engines", "serving", "video"},
+    "relay": {"rpc", "video"},  # a gRPC client of the server: its stubs, never its servicer
+    "relay_command": {"relay", "video"},
 }
 FRAMEWORKS = ("fastapi", "starlette", "grpc", "uvicorn", "google.protobuf")
-SPEAKS_THE_PROTOCOLS = {"rest", "rpc", "server"}
+SPEAKS_THE_PROTOCOLS = {"rest", "rpc", "server", "relay"}
 
 
 def test_service_parts_import_only_the_layers_below_them():

@@ -10,7 +10,7 @@ from nightowl.service.cli import main, registry
 
 
 def test_the_registry_holds_every_command_in_name_order():
-    assert list(registry()) == ["data", "enhance", "eval", "export", "serve", "train"]
+    assert list(registry()) == ["data", "enhance", "eval", "export", "relay", "serve", "train"]
 
 
 def test_no_command_prints_the_help_and_fails(capsys):

@@ -139,24 +139,32 @@ def test_rtsp_stream_to_h264(clip, tmp_path):
     assert np.diff(times) == pytest.approx(1 / RATE, abs=2e-3)
 
 
+def through_camera_restart(clip: Path, port: int, command: list[str]) -> tuple[int, str]:
+    """Run ``command`` against an RTSP camera on ``port`` that stops 1.5 s into ``clip`` and
+    is then replaced by a new one: (its exit status, its stderr)."""
+    first = serve(clip, port, "--stop-after", "1.5")
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True)
+    first.wait(30)
+    second = serve(clip, port)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        stop(first)
+        stop(second)
+    return process.returncode, err
+
+
 @pytest.mark.slow
 @needs_rtsp
 def test_rtsp_reconnects_and_keeps_writing(clip, tmp_path):
     """The server stops 1.5 s into the clip (about 22 of its 48 frames sent) and a new one
     starts on the port: the output holds the first part and the whole second one."""
     port = free_port()
-    first = serve(clip, port, "--stop-after", "1.5")
-    command = subprocess.Popen([*NIGHTOWL, f"rtsp://127.0.0.1:{port}/clip", "--out",
-                                str(tmp_path / "out.mp4"), "--reconnect-delay", "0.5"],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    first.wait(30)
-    second = serve(clip, port)
-    try:
-        _, err = command.communicate(timeout=120)
-    finally:
-        stop(first)
-        stop(second)
-    assert command.returncode == 0, err
+    returncode, err = through_camera_restart(
+        clip, port, [*NIGHTOWL, f"rtsp://127.0.0.1:{port}/clip", "--out",
+                     str(tmp_path / "out.mp4"), "--reconnect-delay", "0.5"])
+    assert returncode == 0, err
     assert "reconnecting in 0.5 s (attempt 1 of 5)" in err
     _, _, times = probe(tmp_path / "out.mp4")
     assert FRAMES + 10 <= len(times) <= FRAMES + 30, len(times)

@@ -19,7 +19,14 @@ import numpy as np
 import pytest
 
 from nightowl.service.cli import main
-from tests.service.test_enhance_video import free_port, needs_rtsp, probe, serve, stop
+from tests.service.test_enhance_video import (
+    free_port,
+    needs_rtsp,
+    probe,
+    serve,
+    stop,
+    through_camera_restart,
+)
 from tests.serving import running, sequence
 
 SIZE = (320, 240)
@@ -244,20 +251,12 @@ def test_camera_reconnect_restarts_the_buffer(engines, clip, tmp_path):
     the frames go on into the same output, and the sequence numbers jump so that the server's
     buffer restarts rather than align frames across the cut."""
     port = free_port()
-    first = serve(clip, port, "--stop-after", "1.5")
     out = tmp_path / "out.mp4"
     with running(engines) as server:
-        relay = subprocess.Popen([*RELAY, *relay_args(f"rtsp://127.0.0.1:{port}/clip",
-                                                      server.target, out)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first.wait(30)
-        second = serve(clip, port)
-        try:
-            _, err = relay.communicate(timeout=120)
-        finally:
-            stop(first)
-            stop(second)
-    assert relay.returncode == 0, err
+        returncode, err = through_camera_restart(
+            clip, port, [*RELAY, *relay_args(f"rtsp://127.0.0.1:{port}/clip", server.target,
+                                             out)])
+    assert returncode == 0, err
     assert "reconnecting in" in err, err
     found = metrics(out)
     assert found["read"] >= FRAMES + 10 and found["reconnects"] == 0, found

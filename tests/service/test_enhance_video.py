@@ -39,12 +39,17 @@ needs_rtsp = pytest.mark.skipif(not _has_rtsp_server(), reason="GStreamer's RTSP
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """An H.264 .mp4 of generator frames (160x120, 15 fps, no B-frames, as cameras send)."""
-    low = np.concatenate([sequence(7, i, (160, 120)) for i in range(6)])
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 7, (160, 120))
+
+
+def write_clip(path: Path, seed: int, size: tuple[int, int]) -> Path:
+    """``path``: 48 dark generator frames of ``size`` (width, height) and data set ``seed``,
+    six sequences there and back, as H.264 at RATE fps with no B-frames, as cameras send."""
+    low = np.concatenate([sequence(seed, i, size) for i in range(6)])
     frames = np.concatenate([low, low[::-1]])
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=RATE, options={"g": "8", "bframes": "0"})
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         for t, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
             picture.pts = t

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import av
 import grpc
 import numpy as np
 import pytest
@@ -26,8 +25,9 @@ from tests.service.test_enhance_video import (
     serve,
     stop,
     through_camera_restart,
+    write_clip,
 )
-from tests.serving import running, sequence
+from tests.serving import running
 
 SIZE = (320, 240)
 RATE = 15
@@ -38,18 +38,7 @@ RELAY = [sys.executable, "-m", "nightowl.service.cli", "relay"]
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     """An H.264 .mp4 of generator frames (320x240, 15 fps, no B-frames, as cameras send)."""
-    low = np.concatenate([sequence(11, i, SIZE) for i in range(6)])
-    frames = np.concatenate([low, low[::-1]])
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=RATE, options={"g": "8", "bframes": "0"})
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        for t, frame in enumerate(frames):
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = t
-            out.mux(stream.encode(picture))
-        out.mux(stream.encode(None))
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 11, SIZE)
 
 
 def relay_args(source: str, target: str, out: Path, *options: str) -> list[str]:

@@ -19,8 +19,8 @@ router = APIRouter()
 
 _FORM = {"type": "object", "required": ["frames"], "properties": {
     "frames": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1,
-               "maxItems": 4, "description": "1 to 4 PNG (8/16-bit RGB) or JPEG (8-bit RGB) "
-               "files of one size, oldest first"},
+               "maxItems": 4, "description": "1 to 4 PNG (8/16-bit RGB or grey) or JPEG (8-bit "
+               "RGB or grey) files of one size and kind, oldest first; grey is answered grey"},
     "camera_id": {"type": "string", "description": "append the frames to this camera's "
                   "buffer and enhance from it (also as query parameter or X-Camera-Id)"},
     "sequence": {"type": "integer", "description": "sequence number of the first frame "
@@ -36,7 +36,8 @@ _DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"s
 @router.post("/enhance", dependencies=[Authorised], response_class=Response, openapi_extra=_DOC,
              summary="Enhance the last of 1-4 dark frames (or of a camera's buffer)",
              responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
-                              "description": "the enhanced last frame, at the input size; "
+                              "description": "the enhanced last frame, at the input size "
+                              "and kind (grey in, grey out); "
                               "X-Frames-Used, X-Status, X-Gain-Used, X-Gain-Source and "
                               "Server-Timing (ms per stage)"}})
 async def enhance(request: Request, service: Service,

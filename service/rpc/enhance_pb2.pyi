@@ -13,6 +13,7 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_PNG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_JPEG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_RGB8: _ClassVar[OutputFormat]
+    OUTPUT_FORMAT_GREY8: _ClassVar[OutputFormat]
 
 class GainSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -25,6 +26,7 @@ OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_PNG: OutputFormat
 OUTPUT_FORMAT_JPEG: OutputFormat
 OUTPUT_FORMAT_RGB8: OutputFormat
+OUTPUT_FORMAT_GREY8: OutputFormat
 GAIN_SOURCE_UNSPECIFIED: GainSource
 GAIN_SOURCE_REQUEST: GainSource
 GAIN_SOURCE_SETTING: GainSource
@@ -32,16 +34,18 @@ GAIN_SOURCE_ESTIMATED: GainSource
 GAIN_SOURCE_UNUSED: GainSource
 
 class Image(_message.Message):
-    __slots__ = ("encoded", "rgb8", "width", "height")
+    __slots__ = ("encoded", "rgb8", "grey8", "width", "height")
     ENCODED_FIELD_NUMBER: _ClassVar[int]
     RGB8_FIELD_NUMBER: _ClassVar[int]
+    GREY8_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     encoded: bytes
     rgb8: bytes
+    grey8: bytes
     width: int
     height: int
-    def __init__(self, encoded: _Optional[bytes] = ..., rgb8: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    def __init__(self, encoded: _Optional[bytes] = ..., rgb8: _Optional[bytes] = ..., grey8: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class EnhanceRequest(_message.Message):
     __slots__ = ("frames", "camera_id", "sequence", "format", "gain")

@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 
 from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceError
 from nightowl.service.frames.exposure import check_gain
+from nightowl.service.frames.mono import luma, replicate
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.serving.auth import check_bearer
 from nightowl.service.serving.enhance_service import (
@@ -36,6 +37,7 @@ from nightowl.service.settings import Settings
 SERVICE = "nightowl.v1.Enhancer"
 _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
             pb.OUTPUT_FORMAT_JPEG: "jpeg"}
+_RAW = {"rgb8": 3, "grey8": 1}  # raw Image fields and their channels
 _GAIN_SOURCES = {"request": pb.GAIN_SOURCE_REQUEST, "setting": pb.GAIN_SOURCE_SETTING,
                  "estimated": pb.GAIN_SOURCE_ESTIMATED, "unused": pb.GAIN_SOURCE_UNUSED}
 _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
@@ -125,7 +127,7 @@ class EnhancerServicer:
             if (refusal := flow.refusal) is not None:
                 return flow.answer(_message(Result("skipped", reason=refusal), echo, service))
             with service.admit() as admission:
-                if frame.image.WhichOneof("data") == "rgb8":  # a view of the bytes: no work
+                if frame.image.WhichOneof("data") in _RAW:  # a view of the bytes: no work
                     frames = self._frames([frame.image])
                 else:  # decoding takes milliseconds: off the event loop
                     frames = await service.run_cpu(self._frames, [frame.image])
@@ -167,11 +169,12 @@ class EnhancerServicer:
             kind = image.WhichOneof("data")
             if kind == "encoded":
                 frames.append(decode(image.encoded, limit, name))
-            elif kind == "rgb8":
-                frames.append(from_raw(image.rgb8, image.width, image.height, limit, name))
+            elif kind in _RAW:
+                frames.append(from_raw(getattr(image, kind), image.width, image.height, limit,
+                                       name, _RAW[kind]))
             else:
-                raise BadRequest(f"{name} has no data; set Image.encoded (PNG/JPEG) or "
-                                 "Image.rgb8 with width and height")
+                raise BadRequest(f"{name} has no data; set Image.encoded (PNG/JPEG), or "
+                                 "Image.rgb8 or Image.grey8 with width and height")
         return frames
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
@@ -195,9 +198,14 @@ def _parse(kind, data: bytes):
 def _image(image: np.ndarray, output: int) -> tuple[pb.Image, float]:
     start = time.perf_counter()
     height, width = image.shape[:2]
-    if output == pb.OUTPUT_FORMAT_RGB8:
+    if output in (pb.OUTPUT_FORMAT_RGB8, pb.OUTPUT_FORMAT_GREY8):
         raw = image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
-        message = pb.Image(rgb8=raw.tobytes(), width=width, height=height)
+        if output == pb.OUTPUT_FORMAT_GREY8:
+            message = pb.Image(grey8=(raw if raw.ndim == 2 else luma(raw)).tobytes(),
+                               width=width, height=height)
+        else:
+            rgb = raw if raw.ndim == 3 else replicate(raw)
+            message = pb.Image(rgb8=rgb.tobytes(), width=width, height=height)
     else:
         message = pb.Image(encoded=encode(image, _FORMATS.get(output, "png")), width=width,
                            height=height)

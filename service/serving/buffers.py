@@ -6,8 +6,9 @@ For each camera the buffer keeps the newest ``frames`` frames in sequence order.
 - late (lower sequence number than the newest, i.e. reordered): not buffered, reported ``late``
   (the buffer stays in capture order; the client already has a newer result);
 - gap (more than ``max_gap`` sequence numbers missing), a change of resolution or pixel depth,
-  or a scene change / camera move (the frame differs from the newest by more than
-  ``scene_change``): the buffer restarts from this frame, and the reason is reported;
+  a switch between grey and colour frames (a camera's day/night mode), or a scene change /
+  camera move (the frame differs from the newest by more than ``scene_change``): the buffer
+  restarts from this frame, and the reason is reported;
 - an idle camera (no frame for ``idle_s``) loses its buffer; a new camera beyond
   ``max_cameras`` is refused with TooManyCameras naming the limit;
 - one owner at a time: a camera held by one stream is refused to any other caller (CameraBusy)
@@ -43,6 +44,7 @@ class _Camera:
     last_seen: float  # clock seconds
     gain: GainTracker  # this buffer's estimated gains
     owner: object | None = None  # the stream holding the camera; None: free
+    grey: bool = False  # its frames came grey (replicated to RGB)
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,14 @@ class CameraBuffers:
         return camera_id in self._cameras
 
     def push(self, camera_id: str, frame: np.ndarray, sequence: int | None = None,
-             owner: object | None = None) -> Push:
-        """Add ``frame`` (H, W, 3) to ``camera_id``'s buffer (see the module doc)."""
+             owner: object | None = None, grey: bool = False) -> Push:
+        """Add ``frame`` (H, W, 3) to ``camera_id``'s buffer (see the module doc); ``grey``: it
+        came grey, so that a switch between grey and colour restarts the buffer."""
         now = self.clock()
         self.evict_idle()
         camera = self._cameras.get(camera_id)
         if camera is None:
-            return self._start(camera_id, frame, sequence, owner, now, "")
+            return self._start(camera_id, frame, sequence, owner, now, "", grey)
         if camera.owner is not None and camera.owner is not owner:
             raise CameraBusy(f"camera {camera_id!r} is streaming on another connection; one "
                              "connection per camera at a time")
@@ -90,9 +93,9 @@ class CameraBuffers:
             return Push("duplicate", sequence)
         if sequence < camera.sequence:
             return Push("late", sequence)
-        reset = self._reset_reason(camera, frame, sequence)
+        reset = self._reset_reason(camera, frame, sequence, grey)
         if reset:
-            return self._start(camera_id, frame, sequence, camera.owner, now, reset)
+            return self._start(camera_id, frame, sequence, camera.owner, now, reset, grey)
         camera.frames.append(frame)
         camera.sequence = sequence
         camera.thumb = _thumbnail(frame)
@@ -119,19 +122,23 @@ class CameraBuffers:
         return gone
 
     def _start(self, camera_id: str, frame: np.ndarray, sequence: int | None,
-               owner: object | None, now: float, reset: str) -> Push:
+               owner: object | None, now: float, reset: str, grey: bool = False) -> Push:
         if camera_id not in self._cameras and len(self._cameras) >= self.max_cameras:
             raise TooManyCameras(f"camera {camera_id!r} refused: the server holds its limit of "
                                  f"{self.max_cameras} cameras (an idle camera is dropped after "
                                  f"{self.idle_s:g} s)", retry_after=max(1, round(self.idle_s)))
         sequence = 0 if sequence is None else sequence
         camera = _Camera(deque([frame], maxlen=self.frames), _thumbnail(frame), sequence, now,
-                         owner=owner, gain=GainTracker(self.frames))
+                         owner=owner, gain=GainTracker(self.frames), grey=grey)
         self._cameras[camera_id] = camera
         return Push("buffered", sequence, frame[None], reset, camera.gain)
 
-    def _reset_reason(self, camera: _Camera, frame: np.ndarray, sequence: int) -> str:
+    def _reset_reason(self, camera: _Camera, frame: np.ndarray, sequence: int,
+                      grey: bool) -> str:
         newest = camera.frames[-1]
+        if grey != camera.grey:
+            return (f"frames changed from {_mono(camera.grey)} to {_mono(grey)}; buffer "
+                    "restarted")
         if frame.shape != newest.shape or frame.dtype != newest.dtype:
             return (f"resolution changed from {_size(newest)} to {_size(frame)}; buffer "
                     "restarted")
@@ -159,6 +166,10 @@ def _thumbnail(frame: np.ndarray) -> np.ndarray:
     height, width = grey.shape
     size = (max(1, width // _THUMB_SCALE), max(1, height // _THUMB_SCALE))
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def _mono(grey: bool) -> str:
+    return "grey" if grey else "colour"
 
 
 def _size(frame: np.ndarray) -> str:

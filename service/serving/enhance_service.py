@@ -30,6 +30,7 @@ from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
+from nightowl.service.frames.mono import luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher
 from nightowl.service.serving.buffers import CameraBuffers
@@ -48,7 +49,8 @@ T = TypeVar("T")
 class FrameRequest:
     """One request's frames and what the caller says about them (the one way in: submit)."""
 
-    frames: list[np.ndarray]  # 1..max_frames (H, W, 3) uint8/uint16 RGB, one size, oldest first
+    frames: list[np.ndarray]  # 1..max_frames (H, W, 3) RGB or (H, W) grey, uint8/uint16, one
+    #   size, depth and kind, oldest first; grey frames are answered grey (frames.mono)
     camera_id: str | None = None  # append to this camera's buffer and enhance from it; None:
     #   self-contained, the last frame enhanced from these frames alone
     sequence: int | None = None  # the first frame's sequence number (camera only; None: next)
@@ -71,6 +73,7 @@ class Staged:
     camera_id: str | None = None  # the camera whose buffer holds the window; None: no camera
     newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
     #   not window[-1], which would keep the whole stacked window alive in the preview)
+    grey: bool = False  # the frames came grey (replicated to RGB): the answer goes back grey
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class Result:
 
     status: Status  # ok; warming_up: fewer than T frames so far; skipped
     sequence: int = 0  # the frame's sequence number (camera frames)
-    image: np.ndarray | None = None  # (H, W, 3) enhanced frame, the input's dtype; or None
+    image: np.ndarray | None = None  # (H, W, 3) enhanced frame, the input's dtype and kind
+    #   ((H, W) luma for grey input); or None
     frames_used: int = 0  # distinct frames behind the image
     reason: str = ""  # why skipped, or why the buffer restarted
     timings: dict[str, float] = field(default_factory=dict)  # seconds: align, queue, engine
@@ -222,16 +226,18 @@ class EnhanceService:
         camera_id = request.camera_id
         if camera_id is None:
             self._check_frames(request.frames)
-            return Staged(np.stack(request.frames), 0, "ok", told=told)
+            grey, frames = _as_rgb(request.frames)
+            return Staged(np.stack(frames), 0, "ok", told=told, grey=grey)
         if not camera_id or len(camera_id) > 128 or not camera_id.isprintable():
             raise BadRequest(f"camera_id must be 1 to 128 printable characters, got "
                              f"{camera_id[:140]!r}")
         self._check_frames(request.frames)
         self.rates.check(camera_id)
+        grey, frames = _as_rgb(request.frames)
         estimate = None
-        for i, frame in enumerate(request.frames):
+        for i, frame in enumerate(frames):
             sequence = None if request.sequence is None else request.sequence + i
-            pushed = self.buffers.push(camera_id, frame, sequence, request.owner)
+            pushed = self.buffers.push(camera_id, frame, sequence, request.owner, grey)
             if told is None and pushed.gain is not None and self.pipeline.estimates:
                 estimate = pushed.gain.push(frame)  # no statistics when a gain is told
         self.metrics.cameras.set(len(self.buffers))
@@ -242,15 +248,19 @@ class EnhanceService:
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
-                      camera_id, request.frames[-1])
+                      camera_id, frames[-1], grey)
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
-        """1..max_frames frames of one size and depth, each side at least the minimum."""
+        """1..max_frames frames of one size, depth and kind (grey or colour), each side at least
+        the minimum."""
         count, most = len(frames), self.settings.max_frames
         if not 1 <= count <= most:
             raise BadRequest(f"got {count} frames; send 1 to {most} frames, oldest first")
         first = frames[0]
         for i, frame in enumerate(frames):
+            if frame.ndim != first.ndim:
+                raise BadImage(f"frames[{i}] is {_kind(frame)} but frames[0] is {_kind(first)}; "
+                               "all frames must be grey or all colour")
             if frame.shape != first.shape or frame.dtype != first.dtype:
                 raise BadImage(f"frames[{i}] is {_size(frame)} but frames[0] is {_size(first)}; "
                                "all frames must have the same size and depth")
@@ -273,6 +283,7 @@ class EnhanceService:
                                f"{error}") from error
         done = time.perf_counter()
         image = await self.run_cpu(self.pipeline.finish, batch.output, prepared.dtype)
+        answer = await self.run_cpu(luma, image) if staged.grey else image
         end = time.perf_counter()
         self.metrics.batch.observe(batch.batch)
         timings = {"align": aligned - start, "queue": batch.queue_s, "engine": batch.engine_s,
@@ -284,7 +295,7 @@ class EnhanceService:
             self.previews.put(staged.camera_id, staged.newest, image, staged.sequence,
                               used.value if used is not None and used.source != "unused"
                               else None)
-        return Result(staged.status, staged.sequence, image, prepared.frames_used,
+        return Result(staged.status, staged.sequence, answer, prepared.frames_used,
                       staged.reason, timings, prepared.gain)
 
     def release_owner(self, owner: object) -> None:
@@ -301,6 +312,17 @@ class EnhanceService:
             self.rates.prune()  # also ids that never got a buffer (refused, or bad frames)
             self.previews.retain(self.buffers)
             self.metrics.cameras.set(len(self.buffers))
+
+
+def _as_rgb(frames: list[np.ndarray]) -> tuple[bool, list[np.ndarray]]:
+    """Whether the frames (checked: all one kind) are grey, and them as (H, W, 3) RGB."""
+    if frames[0].ndim == 2:
+        return True, [replicate(frame) for frame in frames]
+    return False, frames
+
+
+def _kind(frame: np.ndarray) -> str:
+    return "grey" if frame.ndim == 2 else "colour"
 
 
 def _size(frame: np.ndarray) -> str:

@@ -22,8 +22,8 @@ FRAMES = sequence(31, 0)
 GOOD = png(FRAMES[0])
 
 
-def bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def bomb(width: int = 100_000, height: int = 100_000, colour: int = 2) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
             + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + b"\x00" * 100)
 
@@ -42,7 +42,8 @@ CATALOGUE = {
     "huge declared size": [bomb()],
     "mismatched sizes": [GOOD, png(np.ascontiguousarray(FRAMES[1][:40, :56]))],
     "five frames": [GOOD] * 5,
-    "grey frame": [encoded(np.zeros((48, 64), np.uint8))],
+    "grey and colour frames": [GOOD, encoded(cv2.cvtColor(FRAMES[1], cv2.COLOR_RGB2GRAY))],
+    "grey + alpha frame": [bomb(64, 48, colour=4)],
     "RGBA frame": [encoded(np.zeros((48, 64, 4), np.uint8))],
     "too small": [png(np.zeros((16, 16, 3), np.uint8))],
 }
@@ -112,7 +113,8 @@ def test_grpc_refuses_with_invalid_argument(channel, steady, case):
     assert len(caught.value.details()) > 20
 
 
-@pytest.mark.parametrize("case", sorted(set(CATALOGUE) - {"five frames", "mismatched sizes"}))
+@pytest.mark.parametrize("case", sorted(set(CATALOGUE) - {"five frames", "mismatched sizes",
+                                                         "grey and colour frames"}))
 def test_stream_reports_an_error_result_and_goes_on(channel, steady, case):
     stub = enhance_pb2_grpc.EnhancerStub(channel)
     bad = pb.StreamFrame(camera_id="catalogue", sequence=0,

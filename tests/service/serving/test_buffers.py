@@ -70,6 +70,13 @@ def test_resolution_change_resets(buffers, frames):
     assert pushed.window.shape == (1, 40, 56, 3) and "resolution changed" in pushed.reset
 
 
+def test_a_switch_between_colour_and_grey_resets(buffers, frames):
+    buffers.push("cam", frames[0], 0)
+    pushed = buffers.push("cam", frames[1], 1, grey=True)
+    assert pushed.window.shape[0] == 1 and "from colour to grey" in pushed.reset
+    assert buffers.push("cam", frames[2], 2, grey=True).window.shape[0] == 2
+
+
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_scene_change_resets_but_motion_does_not(buffers, index):
     frames = sequence(11, index, (160, 120))  # the threshold is tuned for >= 160x120

@@ -1,4 +1,4 @@
-"""Image headers are checked before decoding; only RGB PNG/JPEG frames get through."""
+"""Image headers are checked before decoding; only RGB or grey PNG/JPEG frames get through."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ def encoded(image: np.ndarray, ext: str = ".png") -> bytes:
     return cv2.imencode(ext, image)[1].tobytes()
 
 
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares width x height RGB (a decompression bomb's shape)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+def png_declaring(width: int, height: int, colour: int = 2) -> bytes:
+    """A tiny PNG whose header declares width x height RGB (a decompression bomb's shape), or
+    another PNG colour type."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
     chunk += struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
     return b"\x89PNG\r\n\x1a\n" + chunk + b"\x00" * 64
@@ -52,18 +53,37 @@ def test_a_decompression_bomb_is_refused_from_its_header():
         decode(png_declaring(50_000, 50_000), 3840 * 2160)
 
 
-@pytest.mark.parametrize("image, words", [
-    (np.zeros((40, 40), np.uint8), "grey"),
-    (np.zeros((40, 40, 4), np.uint8), "RGBA"),
-])
-def test_grey_and_rgba_pngs_are_refused(image, words):
+def test_rgba_png_is_refused():
+    with pytest.raises(BadImage, match="RGBA"):
+        decode(encoded(np.zeros((40, 40, 4), np.uint8)), 10_000)
+
+
+@pytest.mark.parametrize("colour, words", [(4, "grey \\+ alpha"), (3, "palette")])
+def test_grey_alpha_and_palette_pngs_are_refused_from_their_header(colour, words):
     with pytest.raises(BadImage, match=words):
-        decode(encoded(image), 10_000)
+        decode(png_declaring(40, 40, colour), 10_000)
 
 
-def test_grey_jpeg_is_refused():
-    with pytest.raises(BadImage, match="1 channel"):
-        decode(encoded(np.zeros((40, 40), np.uint8), ".jpg"), 10_000)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_grey_png_decodes_grey_at_its_depth_and_encodes_back(dtype):
+    grey = (FRAME[..., 1].astype(dtype) * (257 if dtype == np.uint16 else 1))
+    image = decode(encoded(grey), 10_000)
+    assert image.dtype == dtype and np.array_equal(image, grey)
+    header = read_header(encode(image))
+    assert header.channels == 1 and header.depth == 8 * np.dtype(dtype).itemsize
+
+
+def test_grey_jpeg_decodes_grey_and_encodes_back():
+    image = decode(encoded(FRAME[..., 0], ".jpg"), 10_000)
+    assert image.shape == (48, 64) and image.dtype == np.uint8
+    assert read_header(encode(image, "jpeg")).channels == 1
+
+
+def test_raw_grey_frames_must_match_their_declared_size():
+    raw = FRAME[..., 0].copy().tobytes()
+    assert from_raw(raw, 64, 48, 10_000, channels=1).shape == (48, 64)
+    with pytest.raises(BadImage, match=r"GREY8.*exactly 3072"):
+        from_raw(raw[:-1], 64, 48, 10_000, channels=1)
 
 
 @pytest.mark.parametrize("data, error", [

@@ -5,7 +5,9 @@ Frames go through the same per-camera buffer (resets on a scene change or a new 
 alignment and the same engines, loaded from the same settings (``NIGHTOWL_*``; ``--model`` and
 ``--backend`` on top), as a camera streaming to ``nightowl serve``. Videos and streams come in
 through FFmpeg (``nightowl.service.video``) and go out as H.264 with the input's timestamps;
-image sequences keep their frame names.
+image sequences keep their frame names, and grey frames stay grey (``frames.mono``: replicated
+to RGB for the network, the luma of its answer written; a video gets the grey on three
+channels).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.engines.served import load_engines
     from nightowl.service.errors import ServiceError
     from nightowl.service.frames.exposure import check_gain, told_gain
+    from nightowl.service.frames.mono import luma, replicate
     from nightowl.service.frames.pipeline import Pipeline
     from nightowl.service.serving.buffers import CameraBuffers
     from nightowl.service.settings import from_options
@@ -102,15 +105,18 @@ def run(args: argparse.Namespace, fail) -> int:
                                         settings.max_sequence_gap, settings.scene_change)
             if min(frame.shape[:2]) < pipeline.min_side:
                 fail(f"{name}: frames must be at least {pipeline.min_side} px on each side")
+            grey = frame.ndim == 2
+            rgb = replicate(frame) if grey else frame
             try:
-                pushed = buffers.push("offline", frame)
+                pushed = buffers.push("offline", rgb, grey=grey)
             except ServiceError as error:
                 fail(f"{name}: {error.detail}")
-            estimate = (pushed.gain.push(frame) if told is None and pipeline.estimates
+            estimate = (pushed.gain.push(rgb) if told is None and pipeline.estimates
                         and pushed.gain is not None else None)
             prepared = pipeline.prepare(pushed.window, told, estimate)
             output = engines[prepared.model].run(prepared.input[None])[0]
             enhanced = pipeline.finish(output, prepared.dtype)
+            enhanced = luma(enhanced) if grey else enhanced
             writers[0].write(name, enhanced, pts)
             if args.side_by_side:
                 top = np.iinfo(frame.dtype).max
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace, fail) -> int:
 
 
 def _read(args: argparse.Namespace, fail) -> tuple[Iterator, int | None, Fraction, Fraction]:
-    """(name, RGB frame, pts, segment) tuples, their count (None: unknown), the time base of
+    """(name, RGB or grey frame, pts, segment) tuples, their count (None: unknown), the time base of
     the pts and the frame rate."""
     from nightowl.service.errors import ServiceError
     from nightowl.service.serving.images import decode
@@ -173,12 +179,17 @@ class _Writer:
             path.mkdir(parents=True, exist_ok=True)
 
     def write(self, name: str, image, pts: int) -> None:
+        """Write (H, W, 3) RGB or (H, W) grey: a grey PNG, or grey on three channels in video."""
+        import numpy as np
+
+        from nightowl.service.frames.mono import replicate
         from nightowl.service.serving.images import encode
 
         if self.video is None:
             (self.path / f"{name}.png").write_bytes(encode(image))
         else:
-            self.video.write(image, pts)
+            self.video.write(image if image.ndim == 3 else np.ascontiguousarray(replicate(image)),
+                             pts)
 
     def close(self) -> None:
         if self.video is not None:

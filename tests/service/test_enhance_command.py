@@ -38,6 +38,26 @@ def test_image_sequence_matches_the_server(engines, frames, tmp_path):
             assert np.array_equal(unpng(reply.content), unpng(written[t].read_bytes())), t
 
 
+def test_grey_sequence_writes_grey_pngs_as_the_server_answers(engines, frames, tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    grey = [cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY))[1]
+            .tobytes() for f in frames[:4]]
+    for t, data in enumerate(grey):
+        (source / f"frame{t:03d}.png").write_bytes(data)
+    assert main(["enhance", str(source), "--out", str(tmp_path / "out")]) == 0
+    written = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+               for p in sorted((tmp_path / "out").iterdir())]
+    dark = cv2.imdecode(np.frombuffer(grey[-1], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert written[-1].shape == dark.shape and written[-1].mean() > 3 * dark.mean()
+    with running(engines) as server:
+        for t, data in enumerate(grey):
+            reply = httpx.post(server.url + "/enhance", params={"camera_id": "offline"},
+                               files=[("frames", ("f.png", data, "image/png"))])
+            answer = cv2.imdecode(np.frombuffer(reply.content, np.uint8), cv2.IMREAD_UNCHANGED)
+            assert np.array_equal(answer, written[t]), t
+
+
 def test_video_keeps_frame_count_and_rate(frames, tmp_path):
     source = tmp_path / "in.avi"
     writer = cv2.VideoWriter(str(source), cv2.VideoWriter.fourcc(*"MJPG"), 12.0, (64, 48))

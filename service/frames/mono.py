@@ -26,3 +26,8 @@ def luma(image: np.ndarray) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"an RGB image is (H, W, 3), got {image.shape}")
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+
+
+def kind(grey: bool) -> str:
+    """How messages name a frame's kind: "grey" or "colour"."""
+    return "grey" if grey else "colour"

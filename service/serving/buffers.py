@@ -31,6 +31,7 @@ import numpy as np
 
 from nightowl.service.errors import CameraBusy, TooManyCameras
 from nightowl.service.frames.gain_tracker import GainTracker
+from nightowl.service.frames.mono import kind
 
 PushStatus = Literal["buffered", "duplicate", "late"]
 _THUMB_SCALE = 16  # scene-change test compares grey thumbnails, area-averaged by this factor
@@ -137,7 +138,7 @@ class CameraBuffers:
                       grey: bool) -> str:
         newest = camera.frames[-1]
         if grey != camera.grey:
-            return (f"frames changed from {_mono(camera.grey)} to {_mono(grey)}; buffer "
+            return (f"frames changed from {kind(camera.grey)} to {kind(grey)}; buffer "
                     "restarted")
         if frame.shape != newest.shape or frame.dtype != newest.dtype:
             return (f"resolution changed from {_size(newest)} to {_size(frame)}; buffer "
@@ -166,10 +167,6 @@ def _thumbnail(frame: np.ndarray) -> np.ndarray:
     height, width = grey.shape
     size = (max(1, width // _THUMB_SCALE), max(1, height // _THUMB_SCALE))
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-
-
-def _mono(grey: bool) -> str:
-    return "grey" if grey else "colour"
 
 
 def _size(frame: np.ndarray) -> str:

@@ -30,7 +30,7 @@ from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
-from nightowl.service.frames.mono import luma, replicate
+from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher
 from nightowl.service.serving.buffers import CameraBuffers
@@ -259,8 +259,8 @@ class EnhanceService:
         first = frames[0]
         for i, frame in enumerate(frames):
             if frame.ndim != first.ndim:
-                raise BadImage(f"frames[{i}] is {_kind(frame)} but frames[0] is {_kind(first)}; "
-                               "all frames must be grey or all colour")
+                raise BadImage(f"frames[{i}] is {kind(frame.ndim == 2)} but frames[0] is "
+                               f"{kind(first.ndim == 2)}; all frames must be grey or all colour")
             if frame.shape != first.shape or frame.dtype != first.dtype:
                 raise BadImage(f"frames[{i}] is {_size(frame)} but frames[0] is {_size(first)}; "
                                "all frames must have the same size and depth")
@@ -282,8 +282,8 @@ class EnhanceService:
             raise EngineFailed(f"the engine failed on a {_size(window[-1])} frame: "
                                f"{error}") from error
         done = time.perf_counter()
-        image = await self.run_cpu(self.pipeline.finish, batch.output, prepared.dtype)
-        answer = await self.run_cpu(luma, image) if staged.grey else image
+        image, answer = await self.run_cpu(self._finish, batch.output, prepared.dtype,
+                                           staged.grey)
         end = time.perf_counter()
         self.metrics.batch.observe(batch.batch)
         timings = {"align": aligned - start, "queue": batch.queue_s, "engine": batch.engine_s,
@@ -297,6 +297,13 @@ class EnhanceService:
                               else None)
         return Result(staged.status, staged.sequence, answer, prepared.frames_used,
                       staged.reason, timings, prepared.gain)
+
+    def _finish(self, output: np.ndarray, dtype: type, grey: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The engine's output as an image, and the answer: that image, or its luma for
+        frames that came grey (one trip to the cpu executor for both)."""
+        image = self.pipeline.finish(output, dtype)
+        return image, luma(image) if grey else image
 
     def release_owner(self, owner: object) -> None:
         """A stream ended: free every camera it held."""
@@ -319,10 +326,6 @@ def _as_rgb(frames: list[np.ndarray]) -> tuple[bool, list[np.ndarray]]:
     if frames[0].ndim == 2:
         return True, [replicate(frame) for frame in frames]
     return False, frames
-
-
-def _kind(frame: np.ndarray) -> str:
-    return "grey" if frame.ndim == 2 else "colour"
 
 
 def _size(frame: np.ndarray) -> str:

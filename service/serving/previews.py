@@ -16,12 +16,12 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Literal
 
-import cv2
 import numpy as np
+
+from nightowl.service.serving.images import encode
 
 Side = Literal["input", "output"]
 _FPS_SMOOTHING = 0.2  # weight of the newest interval in the frames-per-second estimate
-JPEG_QUALITY = 85
 
 
 @dataclass
@@ -101,7 +101,7 @@ def jpeg(preview: Preview, side: Side) -> bytes:
     cached = preview.jpegs.get(side)
     if cached is None:
         image = preview.output if side == "output" else visible_input(preview)
-        cached = encode_jpeg(image)
+        cached = encode(image, "jpeg")
         preview.jpegs[side] = cached
     return cached
 
@@ -116,15 +116,6 @@ def visible_input(preview: Preview) -> np.ndarray:
         level = float(frame.mean())
         gain = float(_as_8bit(preview.output).mean()) / max(level, 1e-3)
     return np.clip(frame * gain + 0.5, 0, 255).astype(np.uint8)
-
-
-def encode_jpeg(image: np.ndarray) -> bytes:
-    """(H, W, 3) RGB uint8/uint16 -> JPEG bytes."""
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(_as_8bit(image)[..., ::-1]),
-                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError(f"could not encode a {image.shape} {image.dtype} frame as JPEG")
-    return data.tobytes()
 
 
 def _as_8bit(image: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Side by side: exported enhancers (e.g. the direct and the residual formulation of MIM
-L1+L_CR) and the classical baseline on both test splits of ``nightowl eval``, every noise
+L1+L_CR) and the classical baseline on the test splits of ``nightowl eval``, every noise
 model, every S, the true gain told.
 
 Columns per (split, noise): whole-frame PSNR (dB), colour/brightness error (mean absolute
@@ -11,9 +11,10 @@ manifest; run on ONNX Runtime, fp32 unless told otherwise) or a training run's
 
 Run: python bench/compare_formulations.py --model direct=runs/direct/checkpoint.pt \
          --model residual=runs/residual/checkpoint.pt [--count 24] [--precision fp32] \
-         [--scenes test|validation]
+         [--scenes test|validation] [--splits synthetic,photo,mono]
 ``--scenes validation`` runs validation twins of the splits (validation photographs, seeds of
-their own), to choose between runs without looking at the test set.
+their own), to choose between runs without looking at the test set. On the mono split every
+answer is scored as the server answers a grey frame: its luma.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from nightowl.service.engines import load_engine
 from nightowl.service.frames import quality
 from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.evaluation import methods
-from nightowl.training.evaluation.runner import read_scene
+from nightowl.training.evaluation.runner import read_scene, served_grey
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import (
     NOISE_MODELS,
@@ -39,11 +40,12 @@ from nightowl.training.evaluation.testset import (
     make_scene,
     split_scene,
 )
+from nightowl.training.synth.infrared import infrared_sequence
 
 # --scenes validation: the test splits' scene settings with validation photographs and seeds of
 # their own (neither a test seed nor a training config's), for choosing between runs without
 # looking at the test set
-VALIDATION_SEEDS = {"synthetic": 900_778, "photo": 900_777}
+VALIDATION_SEEDS = {"synthetic": 900_778, "photo": 900_777, "mono": 900_778}
 
 
 def scene_of(split: str, index: int, scenes: str) -> EvalScene:
@@ -53,7 +55,10 @@ def scene_of(split: str, index: int, scenes: str) -> EvalScene:
     config = SPLITS[split].scene
     if config.uses_photos:
         config = replace(config, photo_split="val")
-    return make_scene(index, config, VALIDATION_SEEDS[split], split)
+    scene = make_scene(index, config, VALIDATION_SEEDS[split], split)
+    if SPLITS[split].mono:  # the synthetic twin's scenes, seen grey as the test split is
+        scene.sequence = infrared_sequence(scene.sequence)
+    return scene
 
 
 class TorchRun:
@@ -98,7 +103,13 @@ def main() -> None:
                         help="the evaluation's test scenes, or validation twins of them "
                         "(validation photographs, other seeds) for choosing between runs")
     parser.add_argument("--recogniser", type=Path, default=Path("models/recogniser.onnx"))
+    parser.add_argument("--splits", default=",".join(SPLITS), help="comma separated (default "
+                        f"{','.join(SPLITS)})")
     args = parser.parse_args()
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown or not splits:
+        parser.error(f"--splits must name some of {', '.join(SPLITS)}, got {args.splits!r}")
     models = dict(item.split("=", 1) for item in args.model)
     if not models:
         parser.error("give at least one --model NAME=FILE")
@@ -107,7 +118,7 @@ def main() -> None:
     runners = {"classical": methods.classical}
     runners.update({name: _runner(file, args.precision) for name, file in models.items()})
     sums: dict[tuple, np.ndarray] = {}  # (split, noise, method) -> psnr, colour, count, chars, ok
-    for split in SPLITS:
+    for split in splits:
         for index in tqdm(range(args.count), desc=split, unit="seq"):
             scene = scene_of(split, index, args.scenes)
             clean = scene.sequence.clean[-1].astype(np.float32) / 255
@@ -116,6 +127,8 @@ def main() -> None:
                     condition = methods.Condition(low=darken(scene, noise, s), s=s)
                     for name, run in runners.items():
                         image = run(condition)[0]
+                        if SPLITS[split].mono:
+                            image = served_grey(image)
                         reads = read_scene(recogniser, scene, {name: image})[name]
                         chars = sum(len(p.labels) for p in scene.plates)
                         right = sum(correct_chars(p.labels, r)

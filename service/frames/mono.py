@@ -22,7 +22,7 @@ def replicate(frame: np.ndarray) -> np.ndarray:
 
 
 def luma(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB uint8/uint16 -> (H, W) BT.601 luma of the same dtype."""
+    """(H, W, 3) RGB uint8/uint16/float32 -> (H, W) BT.601 luma of the same dtype."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"an RGB image is (H, W, 3), got {image.shape}")
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)

@@ -15,9 +15,10 @@ HELP = "score every method on the fixed synthetic and photo test sets (the paper
 
 # sequences per split (each under every S and noise model); chosen so that the full run takes
 # about 20 minutes on 2 cores (bench/README.md, "Evaluation cost")
-FULL_COUNT, FULL_PHOTO_COUNT = 100, 40
-QUICK_COUNT, QUICK_PHOTO_COUNT = 1, 1  # --quick: a smoke run, well under a minute
-SHEETS = {"synthetic": "contact_sheet.png", "photo": "contact_sheet_photo.png"}
+FULL_COUNT, FULL_PHOTO_COUNT, FULL_MONO_COUNT = 100, 40, 40
+QUICK_COUNT, QUICK_PHOTO_COUNT, QUICK_MONO_COUNT = 1, 1, 1  # --quick: a smoke run
+SHEETS = {"synthetic": "contact_sheet.png", "photo": "contact_sheet_photo.png",
+          "mono": "contact_sheet_mono.png"}
 
 
 def _served_precision() -> str:
@@ -31,14 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default eval)")
     parser.add_argument("--models", type=Path, default=Path("models"), help="model repository "
                         "with recogniser.onnx and the four networks (default models)")
-    parser.add_argument("--splits", default="synthetic,photo", help="test splits, comma "
+    parser.add_argument("--splits", default="synthetic,photo,mono", help="test splits, comma "
                         "separated: synthetic (rendered streets), photo (relit test "
-                        "photographs; needs the Debian wallpaper packages) (default both)")
+                        "photographs; needs the Debian wallpaper packages), mono (the synthetic "
+                        "scenes seen by a monochrome IR camera) (default all three)")
     parser.add_argument("--count", type=int, default=None, help=f"synthetic test sequences "
                         f"(default {FULL_COUNT}; --quick: {QUICK_COUNT})")
     parser.add_argument("--photo-count", type=int, default=None, help=f"photo test sequences "
                         f"(default {FULL_PHOTO_COUNT}, at most --count; --quick: "
                         f"{QUICK_PHOTO_COUNT})")
+    parser.add_argument("--mono-count", type=int, default=None, help=f"mono test sequences: "
+                        f"the first synthetic ones seen grey (default {FULL_MONO_COUNT}, at "
+                        f"most --count; --quick: {QUICK_MONO_COUNT})")
     parser.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each "
                         "(default 1)")
@@ -54,12 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def counts(args: argparse.Namespace) -> dict[str, int]:
-    """Sequences per split asked for: the photo split defaults to at most --count."""
+    """Sequences per split asked for: the photo and mono splits default to at most --count."""
     count = args.count if args.count is not None else (QUICK_COUNT if args.quick else FULL_COUNT)
     photo = args.photo_count if args.photo_count is not None else min(
         count, QUICK_PHOTO_COUNT if args.quick else FULL_PHOTO_COUNT)
+    mono = args.mono_count if args.mono_count is not None else min(
+        count, QUICK_MONO_COUNT if args.quick else FULL_MONO_COUNT)
     chosen = [s.strip() for s in args.splits.split(",") if s.strip()]
-    return {split: photo if split == "photo" else count for split in dict.fromkeys(chosen)}
+    sizes = {"photo": photo, "mono": mono}
+    return {split: sizes.get(split, count) for split in dict.fromkeys(chosen)}
 
 
 def run(args: argparse.Namespace, fail) -> int:
@@ -88,6 +96,7 @@ def run(args: argparse.Namespace, fail) -> int:
                   else "")
                + (f" --count {per_split['synthetic']}" if "synthetic" in per_split else "")
                + (f" --photo-count {per_split['photo']}" if "photo" in per_split else "")
+               + (f" --mono-count {per_split['mono']}" if "mono" in per_split else "")
                + f" --jobs {args.jobs}"
                + (f" --models {args.models}" if args.models != Path("models") else "")
                + (f" --default {args.default}" if args.default != "mim_l1_cr.onnx" else "")

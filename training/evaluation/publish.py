@@ -17,7 +17,8 @@ from nightowl.training.evaluation.testset import PHOTO_SEED
 # split -> (file under eval/, scale, JPEG quality): the photo sheet stays at full size, so that
 # plates and colours can be judged on it
 SHEET_FILES = {"synthetic": ("contact_sheet.jpg", 0.75, 82),
-               "photo": ("contact_sheet_photo.jpg", 1.0, 90)}
+               "photo": ("contact_sheet_photo.jpg", 1.0, 90),
+               "mono": ("contact_sheet_mono.jpg", 0.75, 82)}
 
 HEAD = """# Evaluation: the paper's Table 1 on nightowl's test sets
 
@@ -36,12 +37,17 @@ rewrites this page.
 
 ## How it is measured
 
-- **Test sets** ({split_counts}): 256x256 sequences, T = 4, in two splits with their own data
+- **Test sets** ({split_counts}): 256x256 sequences, T = 4, in splits with their own data
   set seeds, which no training or validation config uses. *synthetic* (seed {test_seed}): the
   generator's rendered night streets (`SceneConfig()` defaults). *photo* (seed {photo_seed}):
   relit photographs as static scenes, half the vehicles textured with photographs and 1-3 free
   moving photo patches, every photograph from the "test" split of the Debian wallpaper
   packages (`training/synth/photos.py`, split by file hash, so no network was trained on them).
+  *mono*: the first synthetic sequences again, seen by a monochrome camera under an infrared
+  illuminator (`training/synth/infrared.py`: grey with IR-like contrast, light foliage, the
+  beam's falloff) with each noise model's mono twin (one noise draw per pixel, no mosaic or
+  colour gains); every method gets the grey frame on three equal channels and is scored on the
+  luma of its answer, as the server answers a grey frame.
   Paired design: each clean sequence is rendered once and darkened under every condition:
   S in {{20, 22, 25, 28, 30}} x three noise models, each its own table: the paper's Eq. 6
   (sigma 2); the extended camera model (shot and read noise, colour shift, motion blur and
@@ -121,6 +127,10 @@ CAPTIONS = {
               "at the frames' own 256x256 size: the same columns, and MIM L1+L_CR told the "
               "estimated gain before the clean frame; the first scored plate, if any, enlarged "
               "below.*"),
+    "mono": ("Contact sheet: each method on grey (mono) test sequences, plates enlarged",
+             "*Mono test sequences 0-5 (the synthetic ones seen by a monochrome IR camera) "
+             "under Eq. 6's mono twin at S = 20, 22, 25, 28, 30, 20: the same columns as the "
+             "synthetic sheet, every answer the luma of the method's output.*"),
 }
 
 

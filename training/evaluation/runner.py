@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from nightowl.service.engines import load_engine
-from nightowl.service.frames import quality
+from nightowl.service.frames import mono, quality
 from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.evaluation import methods, ocr, reading
 from nightowl.training.evaluation.scoring import correct_chars
@@ -34,7 +34,7 @@ from nightowl.training.evaluation.testset import (
 GROUND_TRUTH = "ground truth"
 # split -> the noise model its contact sheet shows: the paper's on the synthetic split, the raw
 # camera pipeline on the photographs
-SHEET_NOISE = {"synthetic": "eq6", "photo": "sensor"}
+SHEET_NOISE = {"synthetic": "eq6", "photo": "sensor", "mono": "eq6"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,8 @@ class Evaluator:
             for s in self.settings.s_values:
                 condition = methods.Condition(low=darken(scene, noise, s), s=s)
                 outputs, told = self._outputs(condition, clean)
+                if SPLITS[split].mono:  # a grey camera is answered grey, as the server does
+                    outputs = {k: (served_grey(image), ms) for k, (image, ms) in outputs.items()}
                 reads = read_scene(self.recogniser, scene, {k: v[0] for k, v in outputs.items()})
                 for name, (image, ms) in outputs.items():
                     truth = name == GROUND_TRUTH
@@ -170,6 +172,11 @@ def read_scene(recogniser, scene: EvalScene,
     probabilities = recogniser.run(batch.astype(np.float32))
     return {name: [reading.read_plate(p, plate, (x0, y0)) for plate in scene.plates]
             for name, p in zip(names, probabilities, strict=True)}
+
+
+def served_grey(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB in [0, 1] -> its luma on three equal channels: a grey frame's answer."""
+    return np.repeat(mono.luma(image.astype(np.float32))[..., None], 3, axis=-1)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

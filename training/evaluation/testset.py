@@ -1,10 +1,14 @@
 """The fixed test sets: clean sequences rendered once, degraded at every S by every noise model.
 
-Two splits. *synthetic*: the generator's rendered night streets (``SceneConfig()``), data set
+Three splits. *synthetic*: the generator's rendered night streets (``SceneConfig()``), data set
 seed :data:`TEST_SEED`. *photo*: relit photographs as static scenes, photo-textured vehicles and
 moving photo patches, all from the photographs' "test" split (``training/synth/photos.py``,
-split by file hash, so never trained on), seed :data:`PHOTO_SEED`. Neither seed is used by any
-training or validation config (they use 1-99 and 900_001-900_099;
+split by file hash, so never trained on), seed :data:`PHOTO_SEED`. *mono*: the synthetic
+scenes again (sequence i of one is sequence i of the other), seen by a monochrome camera under
+an IR illuminator (``training/synth/infrared.py``) with each noise model's mono twin
+(``degrade.monochrome``): grey frames on three equal channels, paired with the colour split so
+that the two read rates differ only by the camera. No test seed is used by any training or
+validation config (they use 1-99 and 900_001-900_099;
 ``tests/training/evaluation/test_testset.py`` checks the shipped configs).
 
 Paired design: sequence i of a split is one scene, and each (noise model, S) condition darkens
@@ -20,7 +24,14 @@ import numpy as np
 
 from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.synth import photos
-from nightowl.training.synth.degrade import NoiseConfig, NoiseParams, degrade, draw_noise
+from nightowl.training.synth.degrade import (
+    NoiseConfig,
+    NoiseParams,
+    degrade,
+    draw_noise,
+    monochrome,
+)
+from nightowl.training.synth.infrared import infrared_sequence
 from nightowl.training.synth.scenes import PlateLabel, SceneConfig, Sequence, render_sequence
 
 TEST_SEED = 424_242  # data set seed of the synthetic split; never used to train or validate
@@ -35,6 +46,7 @@ class TestSplit:
     name: str
     seed: int
     scene: SceneConfig
+    mono: bool = False  # seen by a monochrome IR camera (grey frames, mono noise)
 
 
 SPLITS: dict[str, TestSplit] = {
@@ -43,6 +55,7 @@ SPLITS: dict[str, TestSplit] = {
                                                         textured_vehicles=0.5,
                                                         photo_patches=(1, 3),
                                                         photo_split="test")),
+    "mono": TestSplit("mono", TEST_SEED, SceneConfig(), mono=True),
 }
 
 
@@ -89,7 +102,10 @@ def make_scene(index: int, scene: SceneConfig | None = None, seed: int = TEST_SE
 def split_scene(split: str, index: int) -> EvalScene:
     """Sequence ``index`` of the named test split."""
     chosen = SPLITS[split]
-    return make_scene(index, chosen.scene, chosen.seed, split)
+    scene = make_scene(index, chosen.scene, chosen.seed, split)
+    if chosen.mono:
+        scene.sequence = infrared_sequence(scene.sequence)
+    return scene
 
 
 def darken(scene: EvalScene, noise: str, s: float) -> np.ndarray:
@@ -100,10 +116,12 @@ def darken(scene: EvalScene, noise: str, s: float) -> np.ndarray:
     rng = np.random.default_rng([scene.seed, scene.index, NOISE_MODELS.index(noise),
                                  int(s * 10)])
     seq = scene.sequence
+    mono = SPLITS[scene.split].mono if scene.split in SPLITS else False
+    camera = monochrome if mono else (lambda params: params)
     if noise == "eq6":
         params = NoiseParams(model="eq6", s=float(s), sigma=NoiseConfig().sigma)
-        return degrade(seq.clean, params, rng)
+        return degrade(seq.clean, camera(params), rng)
     if noise == "sensor":
-        return degrade(seq.clean, replace(scene.sensor, s=float(s)), rng)
+        return degrade(seq.clean, camera(replace(scene.sensor, s=float(s))), rng)
     source = seq.blurred if seq.blurred is not None else seq.clean
-    return degrade(source, replace(scene.extended, s=float(s)), rng)
+    return degrade(source, camera(replace(scene.extended, s=float(s))), rng)

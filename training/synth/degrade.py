@@ -31,12 +31,18 @@ Sensor model ("sensor"), a raw camera pipeline with published noise ranges:
 
 "mixture" (training) draws each sequence's model from MIXTURE_WEIGHTS. No model is told which
 was drawn: a server knows only the frames (and the gain, when told).
+
+Any model can be shot by a monochrome camera (``NoiseParams.mono``, drawn with
+``mono_probability``; ``monochrome`` turns a draw into its mono twin): the frames are grey on
+three equal channels (``training/synth/infrared.py``), and the camera has one noise draw per
+pixel, shared by the three channels, no Bayer mosaic and no colour gains. The dark frames stay
+grey through the codec.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import cv2
@@ -69,6 +75,7 @@ class NoiseConfig:
     demosaic_probability: float = 0.7  # sensor: sequences shot through a Bayer mosaic
     h264_probability: float = 0.25  # sensor: sequences H.264-compressed (else JPEG or none)
     h264_crf: tuple[int, int] = (18, 32)  # sensor: x264 constant rate factor range
+    mono_probability: float = 0.0  # any model: sequences shot by a monochrome (IR) camera
 
     def __post_init__(self) -> None:
         if self.model not in NOISE_MODELS:
@@ -78,6 +85,8 @@ class NoiseConfig:
             raise ValueError(f"S values must be > 1, got {self.s_values}")
         if self.sigma < 0:
             raise ValueError(f"sigma must be >= 0, got {self.sigma}")
+        if not 0 <= self.mono_probability <= 1:
+            raise ValueError(f"mono_probability must be in [0, 1], got {self.mono_probability}")
 
 
 @dataclass(frozen=True)
@@ -96,13 +105,30 @@ class NoiseParams:
     read: float = 0.0  # sensor: read-noise variance (units of full scale squared)
     demosaic: bool = False
     h264_crf: int = 0  # 0: no H.264
+    mono: bool = False  # a monochrome camera: grey frames, one noise draw for the 3 channels
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def draw_noise(config: NoiseConfig, rng: np.random.Generator) -> NoiseParams:
-    """Draw one sequence's degradation parameters."""
+    """Draw one sequence's degradation parameters (a colour camera's draws are the same as
+    before mono cameras existed: the mono draw comes last, and only when it can be drawn)."""
+    params = _draw_colour(config, rng)
+    if config.mono_probability > 0 and rng.random() < config.mono_probability:
+        return monochrome(params)
+    return params
+
+
+def monochrome(params: NoiseParams) -> NoiseParams:
+    """The same camera with a monochrome sensor: no mosaic, one gain for the three channels
+    (the mean of the colour gains for the extended model, 1 for the raw pipeline, whose white
+    balance a mono sensor does not have)."""
+    gain = float(np.mean(params.channel_gain)) if params.model == "extended" else 1.0
+    return replace(params, mono=True, demosaic=False, channel_gain=(gain, gain, gain))
+
+
+def _draw_colour(config: NoiseConfig, rng: np.random.Generator) -> NoiseParams:
     s = float(config.s_values[int(rng.integers(len(config.s_values)))])
     model = config.model
     if model == "mixture":
@@ -142,11 +168,43 @@ def _draw_sensor(config: NoiseConfig, s: float, rng: np.random.Generator) -> Noi
 
 def degrade(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
     """Dark, noisy uint8 frames from clean uint8 RGB frames of any leading shape (..., 3)."""
+    if params.mono:
+        return _grey(_mono(frames, params, rng))
     if params.model == "eq6":
         return eq6(frames, params.s, params.sigma, rng)
     if params.model == "sensor":
         return sensor(frames, params, rng)
     return extended(frames, params, rng)
+
+
+def _mono(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
+    """A monochrome camera: the noise of ``params.model`` drawn once per pixel on the first
+    channel of grey ``frames`` (..., H, W, 3), the three channels then equal until the codec."""
+    _check_frames(frames)
+    grey = frames[..., :1].astype(np.float32)
+    gain = np.float32(params.channel_gain[0] / params.s)
+    if params.model == "eq6":
+        signal = grey * np.float32(1.0 / params.s) + _gaussian(grey.shape, params.sigma, rng)
+    elif params.model == "sensor":
+        signal = _poisson_gaussian(grey * np.float32(1 / (255 * params.s)), params, rng) * 255
+    else:
+        k = params.electrons_per_level
+        signal = rng.poisson(grey * gain * k).astype(np.float32) / np.float32(k)
+        signal += _gaussian(grey.shape, params.read_noise, rng)
+    low = _quantise(np.repeat(signal, 3, axis=-1))
+    if params.h264_crf:
+        return _h264(low, params.h264_crf)
+    if params.jpeg_quality:
+        return _jpeg(low, params.jpeg_quality)
+    return low
+
+
+def _grey(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 -> its BT.601 luma on three equal channels (what a grey camera's
+    decoder gives: the codec's rounding leaves the channels a level apart)."""
+    weights = np.asarray([0.299, 0.587, 0.114], np.float32)
+    luma = np.rint(frames.astype(np.float32) @ weights).astype(np.uint8)
+    return np.repeat(luma[..., None], 3, axis=-1)
 
 
 def sensor(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nightowl.training.synth.degrade import NoiseConfig, NoiseParams, degrade, draw_noise
+from nightowl.training.synth.infrared import infrared_sequence
 from nightowl.training.synth.scenes import SceneConfig, Sequence, render_sequence
 
 
@@ -39,10 +40,13 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def make_sample(config: SampleConfig, seed: int, index: int) -> Sample:
-    """Render and degrade sample ``index`` of data set ``seed``."""
+    """Render and degrade sample ``index`` of data set ``seed`` (seen grey, as a monochrome IR
+    camera sees it, when its camera is drawn mono)."""
     rng = sample_rng(seed, index)
     params = draw_noise(config.noise, rng)
     sequence = render_sequence(config.scene, rng, exposure=params.exposure)
+    if params.mono:
+        sequence = infrared_sequence(sequence)
     source = sequence.blurred if sequence.blurred is not None else sequence.clean
     low = degrade(source, params, rng)
     return Sample(sequence=sequence, low=low, noise=params, seed=seed, index=index)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TOLD = ["ground truth", "gain", "classical", "SIM L1", "SIM L1+L_CR", "MIM L1", "MIM L1+L_CR"]
 METHODS = TOLD + [m + " (estimated gain)" for m in TOLD[2:]]
 NOISES = ("eq6", "extended", "sensor")
-SPLITS = ("synthetic", "photo")
+SPLITS = ("synthetic", "photo", "mono")
 KEYS = {"split", "method", "noise", "S", "char_rate", "char_rate_ocr", "psnr", "ssim",
         "psnr_moving", "colour_error", "s_told", "ms_per_frame", "n_chars"}
 
@@ -31,7 +31,7 @@ def quick_run(tmp_path_factory) -> Path:
 
 def test_quick_run_writes_every_output(quick_run):
     for name in ("report.json", "report.md", "contact_sheet.png", "contact_sheet_photo.png",
-                 "rate_vs_s.png", "records.jsonl"):
+                 "contact_sheet_mono.png", "rate_vs_s.png", "records.jsonl"):
         assert (quick_run / name).stat().st_size > 0, name
 
 
@@ -40,7 +40,8 @@ def test_publish_writes_the_page_and_its_pictures(quick_run):
     assert f"--publish {quick_run / 'page'}" in text and "| MIM L1+L_CR |" in text
     assert "the networks ran in **int8** on ONNX Runtime's CPU engine" in text
     assert "](eval/contact_sheet_photo.jpg)" in text and "### Targets" in text
-    for name in ("contact_sheet.jpg", "contact_sheet_photo.jpg", "rate_vs_s.png"):
+    for name in ("contact_sheet.jpg", "contact_sheet_photo.jpg", "contact_sheet_mono.jpg",
+                 "rate_vs_s.png"):
         assert (quick_run / "page" / "eval" / name).stat().st_size > 0, name
 
 
@@ -48,7 +49,8 @@ def test_report_json_has_the_schema(quick_run):
     report = json.loads((quick_run / "report.json").read_text())
     assert report["precision"] == "int8"  # the CPU server's default
     assert report["splits"] == {"synthetic": {"seed": 424_242, "sequences": 1},
-                                "photo": {"seed": 525_252, "sequences": 1}}
+                                "photo": {"seed": 525_252, "sequences": 1},
+                                "mono": {"seed": 424_242, "sequences": 1}}
     rows = report["rows"]
     assert len(rows) == len(METHODS) * len(SPLITS) * len(NOISES) * (len(S_VALUES) + 1)
     assert [r["method"] for r in rows[::len(S_VALUES) + 1]][:len(METHODS)] == METHODS
@@ -56,7 +58,7 @@ def test_report_json_has_the_schema(quick_run):
         assert set(row) >= KEYS
         assert row["split"] in SPLITS and row["noise"] in NOISES
         assert row["S"] in (*S_VALUES, "all")
-        if row["split"] == "synthetic":  # the photo sequence may have no scored plate
+        if row["split"] != "photo":  # the photo sequence may have no scored plate
             assert row["n_chars"] > 0
             assert row["char_rate"] <= 1 and row["char_rate_ocr"] <= 1
             assert min(row["char_rate"], row["char_rate_ocr"]) >= 0
@@ -71,6 +73,32 @@ def test_report_json_has_the_schema(quick_run):
     assert set(report["targets"]) == set(SPLITS)
     assert all(set(by_noise) == set(NOISES) for by_noise in report["targets"].values())
     assert "| MIM L1+L_CR (estimated gain) |" in (quick_run / "report.md").read_text()
+    grey = [t["target"] for t in report["targets"]["mono"]["eq6"]]
+    assert sum("on grey frames reads at least as many" in t for t in grey) == 2  # both readers
+
+
+def test_the_mono_split_is_scored_on_grey_answers(quick_run):
+    records = [json.loads(line) for line in (quick_run / "records.jsonl").open()]
+    mono = {(r["noise"], r["S"], r["method"]): r for r in records if r["split"] == "mono"}
+    colour = {(r["noise"], r["S"], r["method"]): r for r in records
+              if r["split"] == "synthetic"}
+    assert mono.keys() == colour.keys()
+    for key, record in mono.items():  # the same scene and plates, seen by another camera
+        assert record["n_chars"] == colour[key]["n_chars"] > 0
+        assert [truth for truth, _, _ in record["reads"]] == [
+            truth for truth, _, _ in colour[key]["reads"]]
+
+
+def test_counts_pair_the_mono_split_with_the_first_synthetic_scenes():
+    import argparse
+
+    from nightowl.training.evaluation.eval_command import add_arguments, counts
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert counts(parser.parse_args([])) == {"synthetic": 100, "photo": 40, "mono": 40}
+    assert counts(parser.parse_args(["--count", "10"]))["mono"] == 10
+    assert counts(parser.parse_args(["--splits", "mono", "--mono-count", "5"])) == {"mono": 5}
 
 
 def test_missing_tesseract_fails_naming_the_package(tmp_path, monkeypatch, capsys):

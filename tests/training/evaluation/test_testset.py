@@ -72,3 +72,17 @@ def test_a_missing_photo_package_is_named_before_a_run(monkeypatch):
     check_split("synthetic")  # needs no photograph
     with pytest.raises(photos.PhotosUnavailableError, match="apt-get install"):
         check_split("photo")
+
+
+def test_the_mono_split_is_the_synthetic_scenes_seen_grey():
+    grey, colour = split_scene("mono", 0), split_scene("synthetic", 0)
+    assert (grey.split, grey.seed) == ("mono", TEST_SEED) and SPLITS["mono"].mono
+    assert grey.plates == colour.plates  # paired: the same scene, another camera
+    clean = grey.sequence.clean
+    assert np.array_equal(clean[..., 0], clean[..., 1]) and np.array_equal(clean[..., 0],
+                                                                           clean[..., 2])
+    for noise in testset.NOISE_MODELS:
+        low = darken(grey, noise, 25)
+        assert np.array_equal(low[..., 0], low[..., 2]), noise  # a grey camera's frames
+        assert np.array_equal(darken(split_scene("mono", 0), noise, 25), low)  # reproducible
+        assert abs(float(low.mean()) - float(clean.mean()) / 25) < 1.0, noise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from nightowl.training.synth.degrade import (
     draw_noise,
     eq6,
     extended,
+    monochrome,
 )
 from nightowl.training.synth.scenes import SceneConfig, render_sequence
 
@@ -178,3 +181,37 @@ def test_the_mixture_draws_every_model():
 def test_unknown_noise_models_are_refused_by_name():
     with pytest.raises(ValueError, match="eq6, extended, sensor, mixture"):
         NoiseConfig(model="gaussian")
+
+
+@pytest.mark.parametrize("model", ["eq6", "extended", "sensor"])
+def test_a_mono_camera_has_one_noise_draw_per_pixel(model):
+    rng = np.random.default_rng(5)
+    colour = draw_noise(NoiseConfig(model=model, demosaic_probability=1.0), rng)
+    grey = monochrome(replace(colour, jpeg_quality=0, h264_crf=0, s=20.0))
+    assert grey.mono and not grey.demosaic and len(set(grey.channel_gain)) == 1
+    low = degrade(flat(200), grey, np.random.default_rng(0))
+    assert np.array_equal(low[..., 0], low[..., 1]) and np.array_equal(low[..., 0], low[..., 2])
+    assert abs(low.mean() - 200 / 20 * grey.channel_gain[0]) < 0.1
+    assert low[..., 0].std() > 0.3  # noisy, not flat
+
+
+def test_mono_frames_stay_grey_through_the_codecs():
+    rng = np.random.default_rng(1)
+    frames = np.repeat(rng.integers(0, 256, (4, 64, 64, 1), dtype=np.uint8), 3, axis=-1)
+    for codec in ({"jpeg_quality": 60}, {"h264_crf": 24}):
+        params = monochrome(NoiseParams(model="sensor", s=20.0, shot=1e-3, read=1e-6,
+                                        **codec))
+        low = degrade(frames, params, rng)
+        assert np.array_equal(low[..., 0], low[..., 2]), codec
+
+
+def test_colour_draws_are_unchanged_by_the_mono_option():
+    for seed in range(20):
+        before = draw_noise(NoiseConfig(model="mixture"), np.random.default_rng(seed))
+        after_rng = np.random.default_rng(seed)
+        assert draw_noise(NoiseConfig(model="mixture", mono_probability=0.0), after_rng) == before
+    drawn = [draw_noise(NoiseConfig(model="mixture", mono_probability=0.5),
+                        np.random.default_rng(seed)).mono for seed in range(200)]
+    assert 60 < sum(drawn) < 140
+    with pytest.raises(ValueError, match="mono_probability"):
+        NoiseConfig(mono_probability=1.5)

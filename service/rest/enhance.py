@@ -98,7 +98,7 @@ async def _read_form(request: Request, most: int) -> tuple[list[bytes], dict[str
 def _sequence(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not "²", "١٢"
         raise BadRequest(f"sequence must be a non-negative integer, got {value[:40]!r}")
     return int(value)
 

@@ -36,6 +36,14 @@ def install(app: FastAPI) -> None:
                           for e in error.errors())
         return problem_response(BadRequest(f"invalid request: {where}"), request.url.path)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # a bug of ours still answers as a problem (Starlette logs the traceback once)
+        request.app.state.metrics.errors.labels("rest", "internal").inc()
+        return problem_response(ServiceError(f"the server failed on this request "
+                                             f"({type(error).__name__}); it is logged"),
+                                request.url.path)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         generic = ServiceError(str(error.detail))

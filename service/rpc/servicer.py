@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -34,9 +35,11 @@ from nightowl.service.serving.metrics import Metrics
 from nightowl.service.serving.streams import FrameStream
 from nightowl.service.settings import Settings
 
+log = logging.getLogger("nightowl.rpc")
 SERVICE = "nightowl.v1.Enhancer"
 _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
             pb.OUTPUT_FORMAT_JPEG: "jpeg"}
+_KNOWN_FORMATS = frozenset(pb.OutputFormat.values())
 _RAW = {"rgb8": 3, "grey8": 1}  # raw Image fields and their channels
 _GAIN_SOURCES = {"request": pb.GAIN_SOURCE_REQUEST, "setting": pb.GAIN_SOURCE_SETTING,
                  "estimated": pb.GAIN_SOURCE_ESTIMATED, "unused": pb.GAIN_SOURCE_UNUSED}
@@ -69,6 +72,7 @@ class EnhancerServicer:
             gain = check_gain(request.gain if request.HasField("gain") else None,
                               "EnhanceRequest.gain")
             sequence = request.sequence if request.HasField("sequence") else None
+            _check_format(request.format, "EnhanceRequest.format")
             started = time.perf_counter()
             with service.admit():  # before decoding: a refused request costs no pixel work
                 frames = await service.run_cpu(self._frames, list(request.frames))
@@ -78,7 +82,8 @@ class EnhancerServicer:
             if result.status == "skipped":
                 raise FrameSkipped(result.reason)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
-        except ServiceError as error:
+        except Exception as error:  # every failure is one status, never UNKNOWN
+            error = _as_service_error(error, "Enhance")
             self.metrics.errors.labels("grpc", error.kind.slug).inc()
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
@@ -124,6 +129,7 @@ class EnhancerServicer:
                         capture_time_us=frame.capture_time_us)
             gain = check_gain(frame.gain if frame.HasField("gain") else None,
                               "StreamFrame.gain")
+            _check_format(frame.format, "StreamFrame.format")
             if (refusal := flow.refusal) is not None:
                 return flow.answer(_message(Result("skipped", reason=refusal), echo, service))
             with service.admit() as admission:
@@ -140,8 +146,8 @@ class EnhancerServicer:
                                                     started))
                 admission.hold_until(finishing)
                 return finishing
-        except ServiceError as error:
-            return flow.answer(_failure(error, echo, service))
+        except Exception as error:  # one bad frame never ends the stream
+            return flow.answer(_failure(_as_service_error(error, "Stream"), echo, service))
 
     async def _finish(self, submission: Submission, echo: dict, output: int, decode_s: float,
                       started: float) -> pb.StreamResult:
@@ -150,8 +156,8 @@ class EnhancerServicer:
             result = await submission
             image, encode_s = (None, 0.0) if result.image is None else await service.run_cpu(
                 _image, result.image, output)
-        except ServiceError as error:
-            return _failure(error, echo, service)
+        except Exception as error:  # one bad frame never ends the stream
+            return _failure(_as_service_error(error, "Stream"), echo, service)
         message = _message(result, echo, service, image)
         message.timings.CopyFrom(_timings(result, decode_s, encode_s, started))
         service.metrics.latency.labels("grpc").observe(message.timings.total_s)
@@ -193,6 +199,24 @@ def _parse(kind, data: bytes):
     except DecodeError:
         raise BadRequest(f"the message is not a valid {kind.DESCRIPTOR.full_name} "
                          f"({len(data)} bytes that do not parse)") from None
+
+
+def _check_format(value: int, where: str) -> None:
+    """BadRequest for an OutputFormat this server does not know (a newer client's value)."""
+    if value not in _KNOWN_FORMATS:
+        raise BadRequest(f"{where} is {value}, not an OutputFormat; use one of "
+                         + ", ".join(f"{name} ({number})" for name, number
+                                     in pb.OutputFormat.items()))
+
+
+def _as_service_error(error: Exception, method: str) -> ServiceError:
+    """``error`` as the client sees it: itself if it is a ServiceError, else an internal error
+    (logged here, in one line with its traceback)."""
+    if isinstance(error, ServiceError):
+        return error
+    log.error("%s: unexpected %s: %s", method, type(error).__name__, error, exc_info=error)
+    return ServiceError(f"the server failed on this frame ({type(error).__name__}); it is "
+                        "logged, and the frames around it are not affected")
 
 
 def _image(image: np.ndarray, output: int) -> tuple[pb.Image, float]:

@@ -34,6 +34,7 @@ from nightowl.service.frames.gain_tracker import GainTracker
 from nightowl.service.frames.mono import kind
 
 PushStatus = Literal["buffered", "duplicate", "late"]
+MAX_SEQUENCE = 2**63 - 1  # the highest sequence number (what a signed 64-bit int holds)
 _THUMB_SCALE = 16  # scene-change test compares grey thumbnails, area-averaged by this factor
 
 
@@ -90,6 +91,9 @@ class CameraBuffers:
         camera.last_seen = now
         camera.owner = owner if owner is not None else camera.owner
         sequence = camera.sequence + 1 if sequence is None else sequence
+        if sequence > MAX_SEQUENCE:  # numbered past the end by the buffer: start again at 0
+            return self._start(camera_id, frame, 0, camera.owner, now, "sequence numbers "
+                               f"passed {MAX_SEQUENCE}; buffer restarted at 0", grey)
         if sequence == camera.sequence:
             return Push("duplicate", sequence)
         if sequence < camera.sequence:

@@ -33,7 +33,7 @@ from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher
-from nightowl.service.serving.buffers import CameraBuffers
+from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers
 from nightowl.service.serving.images import decode
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 from nightowl.service.serving.metrics import Metrics
@@ -232,6 +232,10 @@ class EnhanceService:
             raise BadRequest(f"camera_id must be 1 to 128 printable characters, got "
                              f"{camera_id[:140]!r}")
         self._check_frames(request.frames)
+        if request.sequence is not None and request.sequence + len(request.frames) - 1 > (
+                MAX_SEQUENCE):
+            raise BadRequest(f"sequence {request.sequence} is out of range: a frame's sequence "
+                             f"number must be 0 to {MAX_SEQUENCE}")
         self.rates.check(camera_id)
         grey, frames = _as_rgb(request.frames)
         estimate = None

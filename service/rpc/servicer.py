@@ -94,7 +94,11 @@ class EnhancerServicer:
 
     # --- stream ----------------------------------------------------------------------------------
     async def stream(self, requests: AsyncIterator[bytes],
-                     context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamResult]:
+                     context: grpc.aio.ServicerContext) -> None:
+        """A coroutine writing each answer (not an async generator): a cancelled, timed-out or
+        disconnected call cancels this very coroutine, so its ``finally`` frees the stream's
+        cameras at once; a generator left suspended at a ``yield`` would wait for the garbage
+        collector."""
         try:
             self._authenticate(context)
             service = self._loaded()
@@ -108,7 +112,8 @@ class EnhancerServicer:
             answers = flow.answers(requests, lambda data: self._take(data, flow, camera, owner))
             async with contextlib.aclosing(answers):
                 async for message in answers:
-                    yield message
+                    if not await _write(context, message):
+                        break  # the caller is gone
             if flow.received == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))
@@ -268,6 +273,16 @@ def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.Str
     service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()
     return pb.StreamResult(**echo, status=status, reason=f"{error.kind.grpc_code}: {error.detail}",
                            replica=service.settings.replica_id)
+
+
+async def _write(context: grpc.aio.ServicerContext, message: pb.StreamResult) -> bool:
+    """Send one answer; False when the call has ended meanwhile (cancelled, past its deadline,
+    hung up), which is the caller's choice and not an error of ours."""
+    try:
+        await context.write(message)
+    except grpc.aio.InternalError:  # the core refused the write: the call is over
+        return False
+    return True
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:

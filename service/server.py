@@ -1,7 +1,10 @@
 """Both servers on one event loop around one EnhanceService, with graceful shutdown.
 
 Shutdown order: health goes NOT_SERVING (gRPC health and /readyz) and new frames are refused,
-frames in flight finish within the grace period, then both servers stop and the engines close.
+frames in flight finish within the grace period; those still waiting for or in an engine call
+when it ends are answered 503 / UNAVAILABLE (retryable), then both servers stop and the engines
+close. While serving, gRPC health follows the service's readiness (EnhanceService.unready), as
+/readyz does.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._rest: _Uvicorn | None = None
         self._rest_task: asyncio.Task | None = None
+        self._watch: asyncio.Task | None = None
 
     async def start(self) -> None:
         for name in ("", SERVICE):
@@ -67,14 +71,39 @@ class Server:
         self.metrics.show_engines(service.engines)
         for name in ("", SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._watch = asyncio.get_running_loop().create_task(self._follow_readiness())
         log.info("ready: serving %s on %s", service.engines["multi"].name,
                  service.engines["multi"].backend)
 
+    async def _follow_readiness(self) -> None:
+        """gRPC health says what /readyz says, checked a few times per ``stall_s``; each change
+        is logged in one line."""
+        period = min(1.0, self.settings.stall_s / 4)
+        serving = True
+        while True:
+            await asyncio.sleep(period)
+            reason = self.service.unready()
+            if (reason is None) != serving:
+                serving = reason is None
+                status = health_pb2.HealthCheckResponse
+                for name in ("", SERVICE):
+                    await self.health.set(name, status.SERVING if serving else
+                                          status.NOT_SERVING)
+                if serving:
+                    log.info("ready again")
+                else:
+                    log.warning("not ready: %s", reason)
+
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_s
+        if self._watch is not None:
+            self._watch.cancel()
         await self.health.enter_graceful_shutdown()
         if self.service is not None and not await self.service.drain(grace):
-            log.warning("frames still in flight after %.1f s of grace; stopping anyway", grace)
+            log.warning("%d frames still in flight after %.1f s of grace: answered 503 / "
+                        "UNAVAILABLE", self.service.in_flight.count, grace)
+            await self.service.abandon()
+            await self.service.drain(1.0)  # their answers go out before the servers stop
         if self._rest is not None:
             self._rest.should_exit = True
         if self._grpc is not None:

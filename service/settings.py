@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     live_max_fps: float = Field(10.0, gt=0, le=120)  # most JPEG parts per second per viewer
     # --- lifecycle
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
+    # --- faults: readiness, memory, slow clients, logs
+    stall_s: float = Field(30.0, gt=0)  # not ready (/readyz 503, gRPC NOT_SERVING) while
+    #   frames are in flight and none has been answered, or an engine call or queue has not
+    #   moved, for this long; also while an engine's worker is dead
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -32,7 +32,7 @@ from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
-from nightowl.service.serving.batcher import Batcher
+from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
 from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers
 from nightowl.service.serving.images import decode
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
@@ -124,7 +124,7 @@ class EnhanceService:
                                      settings.max_sequence_gap, settings.scene_change, clock)
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
-        self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s)
+        self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s, clock=clock)
         self.cpu = ThreadPoolExecutor(settings.align_threads, thread_name_prefix="nightowl-cpu")
         self.batchers = {
             key: Batcher(engine, ThreadPoolExecutor(1, thread_name_prefix=f"nightowl-{key}"),
@@ -153,6 +153,31 @@ class EnhanceService:
             batcher.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         self.ready = True
+
+    def unready(self) -> str | None:
+        """Why no frame can be admitted now, or None when one can: starting, shutting down,
+        an engine's worker dead, or work stuck for longer than ``stall_s`` (frames in flight
+        with none answered, an engine call or queue not moving)."""
+        if not self.ready:
+            return "the server is " + ("shutting down" if self.draining else "starting")
+        for key, batcher in self.batchers.items():
+            if batcher.failure:
+                return f"the {key} engine cannot run frames: {batcher.failure}"
+        bound = self.settings.stall_s
+        if (still := self.in_flight.still_s()) > bound:
+            return (f"{self.in_flight.count} frames in flight and none answered for "
+                    f"{still:.1f} s (stall_s {bound:g})")
+        for key, batcher in self.batchers.items():
+            if (stuck := batcher.stuck_s()) > bound:
+                return (f"the {key} engine's queue has not moved for {stuck:.1f} s "
+                        f"(stall_s {bound:g})")
+        return None
+
+    async def abandon(self) -> None:
+        """The grace period is over: every frame waiting for or in an engine call is answered
+        NotReady (503 / UNAVAILABLE, retryable) now, and no frame enters one."""
+        for batcher in self.batchers.values():
+            await batcher.stop()
 
     async def drain(self, grace_s: float) -> bool:
         """Stop admitting frames, then wait up to ``grace_s`` for those in flight; True if all
@@ -202,9 +227,8 @@ class EnhanceService:
         """A place among the frames in flight, for ``with``: held until the block ends (or the
         task it is handed to, :meth:`Admission.hold_until`). NotReady / Overloaded when refused.
         """
-        if not self.ready:
-            raise NotReady("the server is " + ("shutting down" if self.draining else
-                                               "starting") + "; retry on another replica",
+        if (reason := self.unready()) is not None:
+            raise NotReady(reason + "; retry on another replica",
                            retry_after=self.settings.retry_after_s)
         self.in_flight.acquire()
         self.metrics.in_flight.set(self.in_flight.count)
@@ -282,6 +306,9 @@ class EnhanceService:
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
+        except BatcherStoppedError as error:
+            raise NotReady(f"this frame was not enhanced: {error}; retry on another replica",
+                           retry_after=self.settings.retry_after_s) from error
         except EngineError as error:
             raise EngineFailed(f"the engine failed on a {_size(window[-1])} frame: "
                                f"{error}") from error

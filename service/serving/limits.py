@@ -13,21 +13,32 @@ from nightowl.service.errors import Overloaded, RateLimited
 
 @dataclass
 class InFlight:
-    """Counts frames admitted and not yet answered; refuses beyond ``limit``."""
+    """Counts frames admitted and not yet answered; refuses beyond ``limit``; knows when the
+    count last moved, so that frames held without progress show (:meth:`still_s`)."""
 
     limit: int
     retry_after: int = 1
     what: str = "the server"
     count: int = 0
+    clock: Callable[[], float] = time.monotonic
+    moved: float = field(default_factory=time.monotonic)  # clock of the last answer, or of
+    #   the first admission after an idle spell
 
     def acquire(self) -> None:
         if self.count >= self.limit:
             raise Overloaded(f"{self.what} already has {self.limit} frames in flight (its "
                              "limit); retry later", retry_after=self.retry_after)
+        if self.count == 0:
+            self.moved = self.clock()
         self.count += 1
 
     def release(self) -> None:
         self.count -= 1
+        self.moved = self.clock()
+
+    def still_s(self) -> float:
+        """Seconds frames have been in flight with none answered (0 when none is in flight)."""
+        return self.clock() - self.moved if self.count else 0.0
 
 
 class Admission:

@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nightowl.service.rest.app import create_app
+from nightowl.service.rest.protocol import with_head_timeout
 from nightowl.service.rpc import enhance_pb2
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
 from nightowl.service.serving.enhance_service import EnhanceService
@@ -114,10 +115,18 @@ class Server:
             await self.service.close()
 
     async def _start_grpc(self) -> None:
-        limit = self.settings.grpc_max_message_bytes
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                          ("grpc.max_send_message_length", limit),
-                                          ("grpc.so_reuseport", 0)])
+        settings = self.settings
+        limit = settings.grpc_max_message_bytes
+        server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 0),
+            # slow or vanished clients: a connection must finish its handshake in time, an idle
+            # one is closed, and a silent peer is found by keepalive pings
+            ("grpc.server_handshake_timeout_ms", int(settings.head_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", int(settings.grpc_idle_s * 1000)),
+            ("grpc.keepalive_time_ms", int(settings.grpc_keepalive_s * 1000)),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.max_pings_without_data", 0)])
         server.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = (enhance_pb2.DESCRIPTOR.services_by_name["Enhancer"].full_name,
@@ -145,7 +154,11 @@ class Server:
                    "ssl_keyfile": str(self.settings.tls_key)}
         config = uvicorn.Config(self._app, log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1,
-                                server_header=False, **tls)
+                                server_header=False,
+                                http=with_head_timeout(self.settings.head_timeout_s),
+                                timeout_keep_alive=self.settings.keep_alive_s,
+                                h11_max_incomplete_event_size=self.settings.max_head_bytes,
+                                **tls)
         self._rest = _Uvicorn(config)
         self._rest_task = asyncio.get_running_loop().create_task(self._rest.serve([sock]))
         while not self._rest.started:

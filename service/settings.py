@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     stall_s: float = Field(30.0, gt=0)  # not ready (/readyz 503, gRPC NOT_SERVING) while
     #   frames are in flight and none has been answered, or an engine call or queue has not
     #   moved, for this long; also while an engine's worker is dead
+    head_timeout_s: float = Field(10.0, gt=0)  # a REST request's line and headers must arrive
+    #   within this of the connection opening (or of the next request's first byte); the gRPC
+    #   server's handshake timeout too
+    max_head_bytes: int = Field(16 * 1024, ge=1024)  # most bytes of an incomplete REST head
+    body_timeout_s: float = Field(60.0, gt=0)  # a REST request body must be in whole within
+    #   this of its head; slower: 408 and the connection closed
+    keep_alive_s: int = Field(5, ge=1)  # an idle REST keep-alive connection is closed after this
+    grpc_idle_s: float = Field(300.0, gt=0)  # a gRPC connection with no call for this long is
+    #   closed (GOAWAY; clients reconnect on their next call)
+    grpc_keepalive_s: float = Field(60.0, gt=0)  # the gRPC server pings a connection this
+    #   often and drops it when the ping is not answered within 20 s (a vanished client)
+    access_log: bool = True  # one line per REST request and gRPC call (nightowl.access):
+    #   method, path, camera, status, frames, ms
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -23,6 +25,7 @@ from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceE
 from nightowl.service.frames.exposure import check_gain
 from nightowl.service.frames.mono import luma, replicate
 from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.serving.access import access
 from nightowl.service.serving.auth import check_bearer
 from nightowl.service.serving.enhance_service import (
     EnhanceService,
@@ -47,6 +50,17 @@ _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS
            "skipped": pb.StreamResult.STATUS_SKIPPED}
 
 
+@dataclass
+class _Call:
+    """What the access log says of one call, filled in by its handler."""
+
+    camera: str = ""
+    frames: int = 0  # Enhance: the frames behind the image; Stream: frames received
+
+
+_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("call")
+
+
 class EnhancerServicer:
     """Serves ``service`` once it is attached; until then every call is UNAVAILABLE."""
 
@@ -59,9 +73,35 @@ class EnhancerServicer:
         """The rpc handlers, taking raw bytes so that parsing errors are ours to report."""
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Enhance": grpc.unary_unary_rpc_method_handler(
-                self.enhance, response_serializer=pb.EnhanceResponse.SerializeToString),
+                self._logged("Enhance", self.enhance),
+                response_serializer=pb.EnhanceResponse.SerializeToString),
             "Stream": grpc.stream_stream_rpc_method_handler(
-                self.stream, response_serializer=pb.StreamResult.SerializeToString)})
+                self._logged("Stream", self.stream),
+                response_serializer=pb.StreamResult.SerializeToString)})
+
+    def _logged(self, method: str, handler: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
+        """``handler`` with one access-log line when its call ends, however it ends."""
+        if not self.settings.access_log:
+            return handler
+
+        async def run(request, context: grpc.aio.ServicerContext):
+            call, started, status = _Call(), time.perf_counter(), "OK"
+            _CALL.set(call)
+            call.camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
+            try:
+                return await handler(request, context)
+            except asyncio.CancelledError:
+                status = "CANCELLED"
+                raise
+            except BaseException:
+                code = context.code()
+                status = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+                raise
+            finally:
+                access("RPC", f"/{SERVICE}/{method}", call.camera, status, call.frames,
+                       time.perf_counter() - started)
+
+        return run
 
     # --- unary -----------------------------------------------------------------------------------
     async def enhance(self, data: bytes, context: grpc.aio.ServicerContext) -> pb.EnhanceResponse:
@@ -87,6 +127,8 @@ class EnhancerServicer:
             self.metrics.errors.labels("grpc", error.kind.slug).inc()
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
+        if (call := _CALL.get(None)) is not None:
+            call.camera, call.frames = request.camera_id or call.camera, result.frames_used
         return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
                                   timings=_timings(result, decoded - started, encode_s, started),
                                   replica=service.settings.replica_id, sequence=result.sequence,
@@ -132,6 +174,9 @@ class EnhancerServicer:
             frame = _parse(pb.StreamFrame, data)
             echo = dict(camera_id=frame.camera_id or default_camera, sequence=frame.sequence,
                         capture_time_us=frame.capture_time_us)
+            if (call := _CALL.get(None)) is not None:
+                call.frames += 1
+                call.camera = call.camera or echo["camera_id"]
             gain = check_gain(frame.gain if frame.HasField("gain") else None,
                               "StreamFrame.gain")
             _check_format(frame.format, "StreamFrame.format")

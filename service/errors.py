@@ -76,6 +76,10 @@ class Overloaded(ServiceError):
     kind = Kind(503, "UNAVAILABLE", "Overloaded", "overloaded")
 
 
+class MemoryExhausted(ServiceError):
+    kind = Kind(503, "RESOURCE_EXHAUSTED", "Memory budget exhausted", "memory-budget")
+
+
 class NotReady(ServiceError):
     kind = Kind(503, "UNAVAILABLE", "Not ready", "not-ready")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
     #   often and drops it when the ping is not answered within 20 s (a vanished client)
     access_log: bool = True  # one line per REST request and gRPC call (nightowl.access):
     #   method, path, camera, status, frames, ms
+    memory_budget_bytes: int = Field(default_factory=lambda: host_memory() // 2,
+                                     ge=64 * MIB)  # decoded pixels in camera buffers plus
+    #   the estimated peak of frames in flight (serving/memory.py), at most this; more: 503 /
+    #   RESOURCE_EXHAUSTED naming it; default half the host's memory (physical, or the
+    #   cgroup's limit when lower)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -120,6 +126,21 @@ def from_options(options: Mapping[str, object], fail: Callable[[str], NoReturn])
     except ValidationError as error:
         fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
                        for e in error.errors()))
+
+
+def host_memory() -> int:
+    """Bytes of memory this process may use: physical memory, or the cgroup (v2 or v1) limit
+    of its container when that is lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit in (Path("/sys/fs/cgroup/memory.max"),
+                  Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")):
+        try:
+            text = limit.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(physical, int(text))
+    return physical
 
 
 def _loopback(host: str) -> bool:

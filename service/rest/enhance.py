@@ -50,8 +50,8 @@ async def enhance(request: Request, service: Service,
     camera = fields.get("camera_id") or camera_id or x_camera_id
     sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
     gain = check_gain(fields.get("gain") or request.query_params.get("gain"))
-    with service.admit():  # before decoding: a refused request costs no pixel work
-        frames = await service.decode(files)
+    with service.admit() as admission:  # before decoding: a refusal costs no pixel work
+        frames = await service.decode(files, admission, camera is not None)
         decoded = time.perf_counter()
         result = await service.submit(FrameRequest(frames, camera, sequence, gain=gain))
     if result.status == "skipped":

@@ -33,7 +33,7 @@ from nightowl.service.serving.enhance_service import (
     Result,
     Submission,
 )
-from nightowl.service.serving.images import decode, encode, from_raw
+from nightowl.service.serving.images import check_size, decode, encode, from_raw, read_header
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.serving.streams import FrameStream
 from nightowl.service.settings import Settings
@@ -114,7 +114,9 @@ class EnhancerServicer:
             sequence = request.sequence if request.HasField("sequence") else None
             _check_format(request.format, "EnhanceRequest.format")
             started = time.perf_counter()
-            with service.admit():  # before decoding: a refused request costs no pixel work
+            with service.admit() as admission:  # before decoding: a refusal costs no pixels
+                service.reserve(admission, self._declared(request.frames),
+                                bool(request.camera_id))
                 frames = await service.run_cpu(self._frames, list(request.frames))
                 decoded = time.perf_counter()
                 result = await service.submit(FrameRequest(frames, request.camera_id or None,
@@ -183,6 +185,7 @@ class EnhancerServicer:
             if (refusal := flow.refusal) is not None:
                 return flow.answer(_message(Result("skipped", reason=refusal), echo, service))
             with service.admit() as admission:
+                service.reserve(admission, self._declared([frame.image]), camera=True)
                 if frame.image.WhichOneof("data") in _RAW:  # a view of the bytes: no work
                     frames = self._frames([frame.image])
                 else:  # decoding takes milliseconds: off the event loop
@@ -214,6 +217,24 @@ class EnhancerServicer:
         return message
 
     # --- helpers ---------------------------------------------------------------------------------
+    def _declared(self, images: list[pb.Image]) -> list[int]:
+        """Each Image's pixel count as its header or width and height declare it (checked
+        against max_pixels), before any decoding."""
+        sizes = []
+        for i, image in enumerate(images):
+            name = f"frames[{i}]"
+            kind = image.WhichOneof("data")
+            if kind == "encoded":
+                header = read_header(image.encoded, name)
+                width, height = header.width, header.height
+            elif kind in _RAW:
+                width, height = image.width, image.height
+            else:
+                continue  # no data: _frames says what is missing
+            check_size(width, height, self.settings.max_pixels, name)
+            sizes.append(width * height)
+        return sizes
+
     def _frames(self, images: list[pb.Image]) -> list[np.ndarray]:
         """Decode Image messages (runs in the cpu executor)."""
         limit = self.settings.max_pixels

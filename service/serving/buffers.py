@@ -76,6 +76,11 @@ class CameraBuffers:
     def __contains__(self, camera_id: str) -> bool:
         return camera_id in self._cameras
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the frames held in every camera's buffer."""
+        return sum(frame.nbytes for camera in self._cameras.values() for frame in camera.frames)
+
     def push(self, camera_id: str, frame: np.ndarray, sequence: int | None = None,
              owner: object | None = None, grey: bool = False) -> Push:
         """Add ``frame`` (H, W, 3) to ``camera_id``'s buffer (see the module doc); ``grey``: it

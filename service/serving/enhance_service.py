@@ -2,9 +2,13 @@
 
 It knows nothing of HTTP or gRPC. A frame's life has one way through, whoever calls:
 
-    with service.admit():  # a place in flight, before any pixel work (NotReady / Overloaded)
-        frames = await service.decode(files)
+    with service.admit() as admission:  # a place in flight, before any pixel work
+        frames = await service.decode(files, admission, camera_id is not None)
         result = await service.submit(FrameRequest(frames, camera_id, sequence, gain=gain))
+
+``decode`` reserves the frames' memory from their headers before decoding them (MemoryExhausted
+beyond the budget); the reservation is given back with the admission (``reserve`` for frames
+decoded elsewhere).
 
 ``submit`` stages the frames at once (a camera's buffer takes them in call order) and the
 Submission it returns runs the pipeline when awaited, so a stream can stage each frame as it
@@ -16,6 +20,7 @@ inference to each batcher's own thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -34,8 +39,9 @@ from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
 from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers
-from nightowl.service.serving.images import decode
+from nightowl.service.serving.images import check_size, decode, read_header
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
+from nightowl.service.serving.memory import MemoryBudget, in_flight_bytes, trim
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.serving.previews import Previews
 from nightowl.service.settings import Settings
@@ -125,6 +131,8 @@ class EnhanceService:
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
         self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s, clock=clock)
+        self.memory = MemoryBudget(settings.memory_budget_bytes, lambda: self.buffers.nbytes,
+                                   settings.retry_after_s)
         self.cpu = ThreadPoolExecutor(settings.align_threads, thread_name_prefix="nightowl-cpu")
         self.batchers = {
             key: Batcher(engine, ThreadPoolExecutor(1, thread_name_prefix=f"nightowl-{key}"),
@@ -217,11 +225,40 @@ class EnhanceService:
     async def run_cpu(self, fn: Callable[..., T], *args) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.cpu, fn, *args)
 
-    async def decode(self, files: list[bytes]) -> list[np.ndarray]:
-        """Decode image files in the cpu executor (headers are checked first)."""
+    async def decode(self, files: list[bytes], admission: Admission,
+                     camera: bool = False) -> list[np.ndarray]:
+        """Decode image files in the cpu executor, once their headers are checked and their
+        memory reserved on ``admission`` (see :meth:`reserve`)."""
         limit = self.settings.max_pixels
+        sizes = []
+        for i, data in enumerate(files):
+            header = read_header(data, f"frames[{i}]")
+            check_size(header.width, header.height, limit, f"frames[{i}]")
+            sizes.append(header.width * header.height)
+        self.reserve(admission, sizes, camera)
         return await self.run_cpu(
             lambda: [decode(data, limit, f"frames[{i}]") for i, data in enumerate(files)])
+
+    def reserve(self, admission: Admission, pixels: list[int], camera: bool = False) -> None:
+        """Reserve the expected peak memory of a request whose frames have ``pixels`` px each
+        (from their headers), given back with ``admission``; a camera's request is costed at a
+        whole window. MemoryExhausted (retryable) beyond the budget, TooLarge if it can never
+        fit."""
+        if not pixels:
+            return
+        window = self.pipeline.frames if camera else len(pixels)
+        nbytes = in_flight_bytes(max(pixels), window)
+        self.memory.reserve(nbytes, f"a request of {len(pixels)} frame(s) of up to "
+                                    f"{max(pixels)} px")
+        self.metrics.memory.set(self.memory.reserved)
+        admission.also(lambda: self._unreserve(nbytes))
+
+    def _unreserve(self, nbytes: int) -> None:
+        drained = self.memory.release(nbytes)
+        self.metrics.memory.set(self.memory.reserved)
+        if drained:  # a peak is over: hand its memory back to the system, off the loop
+            with contextlib.suppress(RuntimeError):  # the executor is shut down
+                self.cpu.submit(trim)
 
     def admit(self) -> Admission:
         """A place among the frames in flight, for ``with``: held until the block ends (or the

@@ -44,11 +44,20 @@ class InFlight:
 class Admission:
     """One frame's place among those in flight, given back exactly once: when its ``with`` block
     ends, or, when handed to a task with :meth:`hold_until`, when that task ends, however it
-    ends (result, error, cancellation)."""
+    ends (result, error, cancellation). What else the frame takes while admitted (its memory
+    reservation) is given back with it (:meth:`also`)."""
 
     def __init__(self, give_back: Callable[[], None]) -> None:
         self._give_back: Callable[[], None] | None = give_back
+        self._also: list[Callable[[], None]] = []
         self._handed = False
+
+    def also(self, give_back: Callable[[], None]) -> None:
+        """Call ``give_back`` too when the place is given back (at once if it already was)."""
+        if self._give_back is None:
+            give_back()
+        else:
+            self._also.append(give_back)
 
     def __enter__(self) -> Admission:
         return self
@@ -66,6 +75,8 @@ class Admission:
     def _release(self) -> None:
         give_back, self._give_back = self._give_back, None
         if give_back is not None:
+            for extra in self._also:
+                extra()
             give_back()
 
 

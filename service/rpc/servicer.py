@@ -139,10 +139,10 @@ class EnhancerServicer:
     # --- stream ----------------------------------------------------------------------------------
     async def stream(self, requests: AsyncIterator[bytes],
                      context: grpc.aio.ServicerContext) -> None:
-        """A coroutine writing each answer (not an async generator): a cancelled, timed-out or
-        disconnected call cancels this very coroutine, so its ``finally`` frees the stream's
-        cameras at once; a generator left suspended at a ``yield`` would wait for the garbage
-        collector."""
+        """A coroutine writing each answer itself (not an async generator): a cancelled,
+        timed-out or disconnected call cancels this coroutine, whose ``finally`` frees the
+        stream's cameras and stops its reader at once, and a write to a call that has ended
+        stops the stream quietly instead of ending it with a logged traceback."""
         try:
             self._authenticate(context)
             service = self._loaded()

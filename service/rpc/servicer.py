@@ -156,8 +156,8 @@ class EnhancerServicer:
             answers = flow.answers(requests, lambda data: self._take(data, flow, camera, owner))
             async with contextlib.aclosing(answers):
                 async for message in answers:
-                    if not await _write(context, message):
-                        break  # the caller is gone
+                    if not await _write(context, message):  # the caller is gone: end as
+                        raise asyncio.CancelledError  # cancelled, no status left to send
             if flow.received == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))

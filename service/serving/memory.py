@@ -22,7 +22,7 @@ log = logging.getLogger("nightowl.service")
 MIB = 1024 * 1024
 REQUEST_BYTES_PER_PIXEL = 180  # one frame in flight: engine input, output, activations
 WINDOW_BYTES_PER_PIXEL = 140  # ...and each frame of its window (decoded, aligned, float)
-TRIM_AFTER_BYTES = 256 * MIB  # a peak reservation this large is handed back once work drains
+TRIM_AFTER_BYTES = 64 * MIB  # a peak reservation this large is handed back once work drains
 
 
 def in_flight_bytes(pixels: int, window: int) -> int:

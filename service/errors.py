@@ -48,6 +48,10 @@ class TooLarge(BadRequest):
     kind = Kind(413, "INVALID_ARGUMENT", "Too large", "too-large")
 
 
+class RequestTimeout(BadRequest):
+    kind = Kind(408, "DEADLINE_EXCEEDED", "Request timeout", "request-timeout")
+
+
 class Unauthenticated(ServiceError):
     kind = Kind(401, "UNAUTHENTICATED", "Unauthenticated", "unauthenticated")
 
@@ -70,6 +74,10 @@ class RateLimited(ServiceError):
 
 class Overloaded(ServiceError):
     kind = Kind(503, "UNAVAILABLE", "Overloaded", "overloaded")
+
+
+class MemoryExhausted(ServiceError):
+    kind = Kind(503, "RESOURCE_EXHAUSTED", "Memory budget exhausted", "memory-budget")
 
 
 class NotReady(ServiceError):

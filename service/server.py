@@ -1,7 +1,10 @@
 """Both servers on one event loop around one EnhanceService, with graceful shutdown.
 
 Shutdown order: health goes NOT_SERVING (gRPC health and /readyz) and new frames are refused,
-frames in flight finish within the grace period, then both servers stop and the engines close.
+frames in flight finish within the grace period; those still waiting for or in an engine call
+when it ends are answered 503 / UNAVAILABLE (retryable), then both servers stop and the engines
+close. While serving, gRPC health follows the service's readiness (EnhanceService.unready), as
+/readyz does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from nightowl.service.rest.app import create_app
+from nightowl.service.rest.protocol import with_head_timeout
 from nightowl.service.rpc import enhance_pb2
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
 from nightowl.service.serving.enhance_service import EnhanceService
@@ -51,6 +55,7 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._rest: _Uvicorn | None = None
         self._rest_task: asyncio.Task | None = None
+        self._watch: asyncio.Task | None = None
 
     async def start(self) -> None:
         for name in ("", SERVICE):
@@ -67,14 +72,39 @@ class Server:
         self.metrics.show_engines(service.engines)
         for name in ("", SERVICE):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._watch = asyncio.get_running_loop().create_task(self._follow_readiness())
         log.info("ready: serving %s on %s", service.engines["multi"].name,
                  service.engines["multi"].backend)
 
+    async def _follow_readiness(self) -> None:
+        """gRPC health says what /readyz says, checked a few times per ``stall_s``; each change
+        is logged in one line."""
+        period = min(1.0, self.settings.stall_s / 4)
+        serving = True
+        while True:
+            await asyncio.sleep(period)
+            reason = self.service.unready()
+            if (reason is None) != serving:
+                serving = reason is None
+                status = health_pb2.HealthCheckResponse
+                for name in ("", SERVICE):
+                    await self.health.set(name, status.SERVING if serving else
+                                          status.NOT_SERVING)
+                if serving:
+                    log.info("ready again")
+                else:
+                    log.warning("not ready: %s", reason)
+
     async def stop(self) -> None:
         grace = self.settings.shutdown_grace_s
+        if self._watch is not None:
+            self._watch.cancel()
         await self.health.enter_graceful_shutdown()
         if self.service is not None and not await self.service.drain(grace):
-            log.warning("frames still in flight after %.1f s of grace; stopping anyway", grace)
+            log.warning("%d frames still in flight after %.1f s of grace: answered 503 / "
+                        "UNAVAILABLE", self.service.in_flight.count, grace)
+            await self.service.abandon()
+            await self.service.drain(1.0)  # their answers go out before the servers stop
         if self._rest is not None:
             self._rest.should_exit = True
         if self._grpc is not None:
@@ -85,10 +115,18 @@ class Server:
             await self.service.close()
 
     async def _start_grpc(self) -> None:
-        limit = self.settings.grpc_max_message_bytes
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                          ("grpc.max_send_message_length", limit),
-                                          ("grpc.so_reuseport", 0)])
+        settings = self.settings
+        limit = settings.grpc_max_message_bytes
+        server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+            ("grpc.so_reuseport", 0),
+            # slow or vanished clients: a connection must finish its handshake in time, an idle
+            # one is closed, and a silent peer is found by keepalive pings
+            ("grpc.server_handshake_timeout_ms", int(settings.head_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", int(settings.grpc_idle_s * 1000)),
+            ("grpc.keepalive_time_ms", int(settings.grpc_keepalive_s * 1000)),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.max_pings_without_data", 0)])
         server.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = (enhance_pb2.DESCRIPTOR.services_by_name["Enhancer"].full_name,
@@ -116,7 +154,11 @@ class Server:
                    "ssl_keyfile": str(self.settings.tls_key)}
         config = uvicorn.Config(self._app, log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1,
-                                server_header=False, **tls)
+                                server_header=False,
+                                http=with_head_timeout(self.settings.head_timeout_s),
+                                timeout_keep_alive=self.settings.keep_alive_s,
+                                h11_max_incomplete_event_size=self.settings.max_head_bytes,
+                                **tls)
         self._rest = _Uvicorn(config)
         self._rest_task = asyncio.get_running_loop().create_task(self._rest.serve([sock]))
         while not self._rest.started:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -75,6 +76,28 @@ class Settings(BaseSettings):
     live_max_fps: float = Field(10.0, gt=0, le=120)  # most JPEG parts per second per viewer
     # --- lifecycle
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
+    # --- faults: readiness, memory, slow clients, logs
+    stall_s: float = Field(30.0, gt=0)  # not ready (/readyz 503, gRPC NOT_SERVING) while
+    #   frames are in flight and none has been answered, or an engine call or queue has not
+    #   moved, for this long; also while an engine's worker is dead
+    head_timeout_s: float = Field(10.0, gt=0)  # a REST request's line and headers must arrive
+    #   within this of the connection opening (or of the next request's first byte); the gRPC
+    #   server's handshake timeout too
+    max_head_bytes: int = Field(16 * 1024, ge=1024)  # most bytes of an incomplete REST head
+    body_timeout_s: float = Field(60.0, gt=0)  # a REST request body must be in whole within
+    #   this of its head; slower: 408 and the connection closed
+    keep_alive_s: int = Field(5, ge=1)  # an idle REST keep-alive connection is closed after this
+    grpc_idle_s: float = Field(300.0, gt=0)  # a gRPC connection with no call for this long is
+    #   closed (GOAWAY; clients reconnect on their next call)
+    grpc_keepalive_s: float = Field(60.0, gt=0)  # the gRPC server pings a connection this
+    #   often and drops it when the ping is not answered within 20 s (a vanished client)
+    access_log: bool = True  # one line per REST request and gRPC call (nightowl.access):
+    #   method, path, camera, status, frames, ms
+    memory_budget_bytes: int = Field(default_factory=lambda: host_memory() // 2,
+                                     ge=64 * MIB)  # decoded pixels in camera buffers plus
+    #   the estimated peak of frames in flight (serving/memory.py), at most this; more: 503 /
+    #   RESOURCE_EXHAUSTED naming it; default half the host's memory (physical, or the
+    #   cgroup's limit when lower)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -103,6 +126,21 @@ def from_options(options: Mapping[str, object], fail: Callable[[str], NoReturn])
     except ValidationError as error:
         fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
                        for e in error.errors()))
+
+
+def host_memory() -> int:
+    """Bytes of memory this process may use: physical memory, or the cgroup (v2 or v1) limit
+    of its container when that is lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit in (Path("/sys/fs/cgroup/memory.max"),
+                  Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")):
+        try:
+            text = limit.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(physical, int(text))
+    return physical
 
 
 def _loopback(host: str) -> bool:

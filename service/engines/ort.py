@@ -78,6 +78,9 @@ def load(model: ModelFile, backend: str, *, threads: int | None = None, device_i
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # no arena for host memory: a peak (a 4K frame) goes back to malloc when its run ends, and
+    # from there to the system (serving.memory.trim), instead of staying with the session
+    options.enable_cpu_mem_arena = False
     options.inter_op_num_threads = 1  # one chain of convolutions: no parallel branches to run
     options.intra_op_num_threads = threads or 0  # 0: one per physical core
     # Idle worker threads sleep instead of spinning: the server aligns frames (OpenCV) and

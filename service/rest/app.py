@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from nightowl.service.rest import enhance, health, live, problems
-from nightowl.service.rest.middleware import ReplicaAndBodyLimit
+from nightowl.service.rest.middleware import AccessLog, ReplicaAndBodyLimit
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
 
@@ -23,5 +23,7 @@ def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
         app.include_router(live.router)
     problems.install(app)
     app.add_middleware(ReplicaAndBodyLimit, replica=settings.replica_id,
-                       limit=settings.max_body_bytes)
+                       limit=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    if settings.access_log:
+        app.add_middleware(AccessLog)  # outermost: it sees every answer, refusals included
     return app

@@ -50,8 +50,8 @@ async def enhance(request: Request, service: Service,
     camera = fields.get("camera_id") or camera_id or x_camera_id
     sequence = _sequence(fields.get("sequence") or request.query_params.get("sequence"))
     gain = check_gain(fields.get("gain") or request.query_params.get("gain"))
-    with service.admit():  # before decoding: a refused request costs no pixel work
-        frames = await service.decode(files)
+    with service.admit() as admission:  # before decoding: a refusal costs no pixel work
+        frames = await service.decode(files, admission, camera is not None)
         decoded = time.perf_counter()
         result = await service.submit(FrameRequest(frames, camera, sequence, gain=gain))
     if result.status == "skipped":
@@ -98,7 +98,7 @@ async def _read_form(request: Request, most: int) -> tuple[list[bytes], dict[str
 def _sequence(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not "²", "١٢"
         raise BadRequest(f"sequence must be a non-negative integer, got {value[:40]!r}")
     return int(value)
 

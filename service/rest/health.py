@@ -17,10 +17,11 @@ async def healthz() -> dict:
     return {"status": "alive"}
 
 
-@router.get("/readyz", summary="Ready: model loaded and warmed up, not shutting down")
+@router.get("/readyz", summary="Ready: model loaded and warmed up, not shutting down, "
+            "engines running and work moving")
 async def readyz(service: Service) -> dict:
-    if not service.ready:
-        raise NotReady("shutting down" if service.draining else "starting")
+    if (reason := service.unready()) is not None:
+        raise NotReady(reason)
     return {"status": "ready", **engine_info(service.engines["multi"])}
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from nightowl.service.errors import BadRequest, ServiceError, problem
 
 MEDIA_TYPE = "application/problem+json"
+CLIENT_CLOSED = 499  # nginx's status for a client that hung up before the answer (access log)
+log = logging.getLogger("nightowl.rest")
 
 
 def problem_response(error: ServiceError, instance: str | None = None) -> JSONResponse:
@@ -18,6 +23,8 @@ def problem_response(error: ServiceError, instance: str | None = None) -> JSONRe
         headers["Retry-After"] = str(error.retry_after)
     if error.kind.http_status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="nightowl"'
+    if error.kind.http_status == 408:  # the rest of the body is not awaited: hang up
+        headers["Connection"] = "close"
     return JSONResponse(problem(error, instance), error.kind.http_status, headers,
                         media_type=MEDIA_TYPE)
 
@@ -35,6 +42,21 @@ def install(app: FastAPI) -> None:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                           for e in error.errors())
         return problem_response(BadRequest(f"invalid request: {where}"), request.url.path)
+
+    @app.exception_handler(ClientDisconnect)
+    async def hung_up(request: Request, error: ClientDisconnect) -> Response:
+        # the client's choice, not a failure of ours: one line, no traceback
+        log.info("%s %s: the client hung up before its request was read whole",
+                 request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # a bug of ours still answers as a problem (Starlette logs the traceback once)
+        request.app.state.metrics.errors.labels("rest", "internal").inc()
+        return problem_response(ServiceError(f"the server failed on this request "
+                                             f"({type(error).__name__}); it is logged"),
+                                request.url.path)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

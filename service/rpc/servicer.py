@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -22,6 +25,7 @@ from nightowl.service.errors import BadRequest, FrameSkipped, NotReady, ServiceE
 from nightowl.service.frames.exposure import check_gain
 from nightowl.service.frames.mono import luma, replicate
 from nightowl.service.rpc import enhance_pb2 as pb
+from nightowl.service.serving.access import access
 from nightowl.service.serving.auth import check_bearer
 from nightowl.service.serving.enhance_service import (
     EnhanceService,
@@ -29,19 +33,32 @@ from nightowl.service.serving.enhance_service import (
     Result,
     Submission,
 )
-from nightowl.service.serving.images import decode, encode, from_raw
+from nightowl.service.serving.images import check_size, decode, encode, from_raw, read_header
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.serving.streams import FrameStream
 from nightowl.service.settings import Settings
 
+log = logging.getLogger("nightowl.rpc")
 SERVICE = "nightowl.v1.Enhancer"
 _FORMATS = {pb.OUTPUT_FORMAT_UNSPECIFIED: "png", pb.OUTPUT_FORMAT_PNG: "png",
             pb.OUTPUT_FORMAT_JPEG: "jpeg"}
+_KNOWN_FORMATS = frozenset(pb.OutputFormat.values())
 _RAW = {"rgb8": 3, "grey8": 1}  # raw Image fields and their channels
 _GAIN_SOURCES = {"request": pb.GAIN_SOURCE_REQUEST, "setting": pb.GAIN_SOURCE_SETTING,
                  "estimated": pb.GAIN_SOURCE_ESTIMATED, "unused": pb.GAIN_SOURCE_UNUSED}
 _STATUS = {"ok": pb.StreamResult.STATUS_OK, "warming_up": pb.StreamResult.STATUS_WARMING_UP,
            "skipped": pb.StreamResult.STATUS_SKIPPED}
+
+
+@dataclass
+class _Call:
+    """What the access log says of one call, filled in by its handler."""
+
+    camera: str = ""
+    frames: int = 0  # Enhance: the frames behind the image; Stream: frames received
+
+
+_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("call")
 
 
 class EnhancerServicer:
@@ -56,9 +73,35 @@ class EnhancerServicer:
         """The rpc handlers, taking raw bytes so that parsing errors are ours to report."""
         return grpc.method_handlers_generic_handler(SERVICE, {
             "Enhance": grpc.unary_unary_rpc_method_handler(
-                self.enhance, response_serializer=pb.EnhanceResponse.SerializeToString),
+                self._logged("Enhance", self.enhance),
+                response_serializer=pb.EnhanceResponse.SerializeToString),
             "Stream": grpc.stream_stream_rpc_method_handler(
-                self.stream, response_serializer=pb.StreamResult.SerializeToString)})
+                self._logged("Stream", self.stream),
+                response_serializer=pb.StreamResult.SerializeToString)})
+
+    def _logged(self, method: str, handler: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
+        """``handler`` with one access-log line when its call ends, however it ends."""
+        if not self.settings.access_log:
+            return handler
+
+        async def run(request, context: grpc.aio.ServicerContext):
+            call, started, status = _Call(), time.perf_counter(), "OK"
+            _CALL.set(call)
+            call.camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
+            try:
+                return await handler(request, context)
+            except asyncio.CancelledError:
+                status = "CANCELLED"
+                raise
+            except BaseException:
+                code = context.code()
+                status = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+                raise
+            finally:
+                access("RPC", f"/{SERVICE}/{method}", call.camera, status, call.frames,
+                       time.perf_counter() - started)
+
+        return run
 
     # --- unary -----------------------------------------------------------------------------------
     async def enhance(self, data: bytes, context: grpc.aio.ServicerContext) -> pb.EnhanceResponse:
@@ -69,8 +112,11 @@ class EnhancerServicer:
             gain = check_gain(request.gain if request.HasField("gain") else None,
                               "EnhanceRequest.gain")
             sequence = request.sequence if request.HasField("sequence") else None
+            _check_format(request.format, "EnhanceRequest.format")
             started = time.perf_counter()
-            with service.admit():  # before decoding: a refused request costs no pixel work
+            with service.admit() as admission:  # before decoding: a refusal costs no pixels
+                service.reserve(admission, self._declared(request.frames),
+                                bool(request.camera_id))
                 frames = await service.run_cpu(self._frames, list(request.frames))
                 decoded = time.perf_counter()
                 result = await service.submit(FrameRequest(frames, request.camera_id or None,
@@ -78,10 +124,13 @@ class EnhancerServicer:
             if result.status == "skipped":
                 raise FrameSkipped(result.reason)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
-        except ServiceError as error:
+        except Exception as error:  # every failure is one status, never UNKNOWN
+            error = _as_service_error(error, "Enhance")
             self.metrics.errors.labels("grpc", error.kind.slug).inc()
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
+        if (call := _CALL.get(None)) is not None:
+            call.camera, call.frames = request.camera_id or call.camera, result.frames_used
         return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
                                   timings=_timings(result, decoded - started, encode_s, started),
                                   replica=service.settings.replica_id, sequence=result.sequence,
@@ -89,7 +138,11 @@ class EnhancerServicer:
 
     # --- stream ----------------------------------------------------------------------------------
     async def stream(self, requests: AsyncIterator[bytes],
-                     context: grpc.aio.ServicerContext) -> AsyncIterator[pb.StreamResult]:
+                     context: grpc.aio.ServicerContext) -> None:
+        """A coroutine writing each answer itself (not an async generator): a cancelled,
+        timed-out or disconnected call cancels this coroutine, whose ``finally`` frees the
+        stream's cameras and stops its reader at once, and a write to a call that has ended
+        stops the stream quietly instead of ending it with a logged traceback."""
         try:
             self._authenticate(context)
             service = self._loaded()
@@ -103,7 +156,8 @@ class EnhancerServicer:
             answers = flow.answers(requests, lambda data: self._take(data, flow, camera, owner))
             async with contextlib.aclosing(answers):
                 async for message in answers:
-                    yield message
+                    if not await _write(context, message):  # the caller is gone: end as
+                        raise asyncio.CancelledError  # cancelled, no status left to send
             if flow.received == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))
@@ -122,11 +176,16 @@ class EnhancerServicer:
             frame = _parse(pb.StreamFrame, data)
             echo = dict(camera_id=frame.camera_id or default_camera, sequence=frame.sequence,
                         capture_time_us=frame.capture_time_us)
+            if (call := _CALL.get(None)) is not None:
+                call.frames += 1
+                call.camera = call.camera or echo["camera_id"]
             gain = check_gain(frame.gain if frame.HasField("gain") else None,
                               "StreamFrame.gain")
+            _check_format(frame.format, "StreamFrame.format")
             if (refusal := flow.refusal) is not None:
                 return flow.answer(_message(Result("skipped", reason=refusal), echo, service))
             with service.admit() as admission:
+                service.reserve(admission, self._declared([frame.image]), camera=True)
                 if frame.image.WhichOneof("data") in _RAW:  # a view of the bytes: no work
                     frames = self._frames([frame.image])
                 else:  # decoding takes milliseconds: off the event loop
@@ -140,8 +199,8 @@ class EnhancerServicer:
                                                     started))
                 admission.hold_until(finishing)
                 return finishing
-        except ServiceError as error:
-            return flow.answer(_failure(error, echo, service))
+        except Exception as error:  # one bad frame never ends the stream
+            return flow.answer(_failure(_as_service_error(error, "Stream"), echo, service))
 
     async def _finish(self, submission: Submission, echo: dict, output: int, decode_s: float,
                       started: float) -> pb.StreamResult:
@@ -150,14 +209,32 @@ class EnhancerServicer:
             result = await submission
             image, encode_s = (None, 0.0) if result.image is None else await service.run_cpu(
                 _image, result.image, output)
-        except ServiceError as error:
-            return _failure(error, echo, service)
+        except Exception as error:  # one bad frame never ends the stream
+            return _failure(_as_service_error(error, "Stream"), echo, service)
         message = _message(result, echo, service, image)
         message.timings.CopyFrom(_timings(result, decode_s, encode_s, started))
         service.metrics.latency.labels("grpc").observe(message.timings.total_s)
         return message
 
     # --- helpers ---------------------------------------------------------------------------------
+    def _declared(self, images: list[pb.Image]) -> list[int]:
+        """Each Image's pixel count as its header or width and height declare it (checked
+        against max_pixels), before any decoding."""
+        sizes = []
+        for i, image in enumerate(images):
+            name = f"frames[{i}]"
+            kind = image.WhichOneof("data")
+            if kind == "encoded":
+                header = read_header(image.encoded, name)
+                width, height = header.width, header.height
+            elif kind in _RAW:
+                width, height = image.width, image.height
+            else:
+                continue  # no data: _frames says what is missing
+            check_size(width, height, self.settings.max_pixels, name)
+            sizes.append(width * height)
+        return sizes
+
     def _frames(self, images: list[pb.Image]) -> list[np.ndarray]:
         """Decode Image messages (runs in the cpu executor)."""
         limit = self.settings.max_pixels
@@ -193,6 +270,24 @@ def _parse(kind, data: bytes):
     except DecodeError:
         raise BadRequest(f"the message is not a valid {kind.DESCRIPTOR.full_name} "
                          f"({len(data)} bytes that do not parse)") from None
+
+
+def _check_format(value: int, where: str) -> None:
+    """BadRequest for an OutputFormat this server does not know (a newer client's value)."""
+    if value not in _KNOWN_FORMATS:
+        raise BadRequest(f"{where} is {value}, not an OutputFormat; use one of "
+                         + ", ".join(f"{name} ({number})" for name, number
+                                     in pb.OutputFormat.items()))
+
+
+def _as_service_error(error: Exception, method: str) -> ServiceError:
+    """``error`` as the client sees it: itself if it is a ServiceError, else an internal error
+    (logged here, in one line with its traceback)."""
+    if isinstance(error, ServiceError):
+        return error
+    log.error("%s: unexpected %s: %s", method, type(error).__name__, error, exc_info=error)
+    return ServiceError(f"the server failed on this frame ({type(error).__name__}); it is "
+                        "logged, and the frames around it are not affected")
 
 
 def _image(image: np.ndarray, output: int) -> tuple[pb.Image, float]:
@@ -244,6 +339,16 @@ def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.Str
     service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()
     return pb.StreamResult(**echo, status=status, reason=f"{error.kind.grpc_code}: {error.detail}",
                            replica=service.settings.replica_id)
+
+
+async def _write(context: grpc.aio.ServicerContext, message: pb.StreamResult) -> bool:
+    """Send one answer; False when the call has ended meanwhile (cancelled, past its deadline,
+    hung up), which is the caller's choice and not an error of ours."""
+    try:
+        await context.write(message)
+    except grpc.aio.InternalError:  # the core refused the write: the call is over
+        return False
+    return True
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:

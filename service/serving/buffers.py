@@ -34,6 +34,7 @@ from nightowl.service.frames.gain_tracker import GainTracker
 from nightowl.service.frames.mono import kind
 
 PushStatus = Literal["buffered", "duplicate", "late"]
+MAX_SEQUENCE = 2**63 - 1  # the highest sequence number (what a signed 64-bit int holds)
 _THUMB_SCALE = 16  # scene-change test compares grey thumbnails, area-averaged by this factor
 
 
@@ -75,6 +76,11 @@ class CameraBuffers:
     def __contains__(self, camera_id: str) -> bool:
         return camera_id in self._cameras
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the frames held in every camera's buffer."""
+        return sum(frame.nbytes for camera in self._cameras.values() for frame in camera.frames)
+
     def push(self, camera_id: str, frame: np.ndarray, sequence: int | None = None,
              owner: object | None = None, grey: bool = False) -> Push:
         """Add ``frame`` (H, W, 3) to ``camera_id``'s buffer (see the module doc); ``grey``: it
@@ -90,6 +96,9 @@ class CameraBuffers:
         camera.last_seen = now
         camera.owner = owner if owner is not None else camera.owner
         sequence = camera.sequence + 1 if sequence is None else sequence
+        if sequence > MAX_SEQUENCE:  # numbered past the end by the buffer: start again at 0
+            return self._start(camera_id, frame, 0, camera.owner, now, "sequence numbers "
+                               f"passed {MAX_SEQUENCE}; buffer restarted at 0", grey)
         if sequence == camera.sequence:
             return Push("duplicate", sequence)
         if sequence < camera.sequence:

@@ -2,9 +2,13 @@
 
 It knows nothing of HTTP or gRPC. A frame's life has one way through, whoever calls:
 
-    with service.admit():  # a place in flight, before any pixel work (NotReady / Overloaded)
-        frames = await service.decode(files)
+    with service.admit() as admission:  # a place in flight, before any pixel work
+        frames = await service.decode(files, admission, camera_id is not None)
         result = await service.submit(FrameRequest(frames, camera_id, sequence, gain=gain))
+
+``decode`` reserves the frames' memory from their headers before decoding them (MemoryExhausted
+beyond the budget); the reservation is given back with the admission (``reserve`` for frames
+decoded elsewhere).
 
 ``submit`` stages the frames at once (a camera's buffer takes them in call order) and the
 Submission it returns runs the pipeline when awaited, so a stream can stage each frame as it
@@ -16,6 +20,7 @@ inference to each batcher's own thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -32,10 +37,11 @@ from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
-from nightowl.service.serving.batcher import Batcher
-from nightowl.service.serving.buffers import CameraBuffers
-from nightowl.service.serving.images import decode
+from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
+from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers
+from nightowl.service.serving.images import check_size, decode, read_header
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
+from nightowl.service.serving.memory import MemoryBudget, in_flight_bytes, trim
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.serving.previews import Previews
 from nightowl.service.settings import Settings
@@ -124,7 +130,9 @@ class EnhanceService:
                                      settings.max_sequence_gap, settings.scene_change, clock)
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
-        self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s)
+        self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s, clock=clock)
+        self.memory = MemoryBudget(settings.memory_budget_bytes, lambda: self.buffers.nbytes,
+                                   settings.retry_after_s)
         self.cpu = ThreadPoolExecutor(settings.align_threads, thread_name_prefix="nightowl-cpu")
         self.batchers = {
             key: Batcher(engine, ThreadPoolExecutor(1, thread_name_prefix=f"nightowl-{key}"),
@@ -153,6 +161,31 @@ class EnhanceService:
             batcher.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="sweeper")
         self.ready = True
+
+    def unready(self) -> str | None:
+        """Why no frame can be admitted now, or None when one can: starting, shutting down,
+        an engine's worker dead, or work stuck for longer than ``stall_s`` (frames in flight
+        with none answered, an engine call or queue not moving)."""
+        if not self.ready:
+            return "the server is " + ("shutting down" if self.draining else "starting")
+        for key, batcher in self.batchers.items():
+            if batcher.failure:
+                return f"the {key} engine cannot run frames: {batcher.failure}"
+        bound = self.settings.stall_s
+        if (still := self.in_flight.still_s()) > bound:
+            return (f"{self.in_flight.count} frames in flight and none answered for "
+                    f"{still:.1f} s (stall_s {bound:g})")
+        for key, batcher in self.batchers.items():
+            if (stuck := batcher.stuck_s()) > bound:
+                return (f"the {key} engine's queue has not moved for {stuck:.1f} s "
+                        f"(stall_s {bound:g})")
+        return None
+
+    async def abandon(self) -> None:
+        """The grace period is over: every frame waiting for or in an engine call is answered
+        NotReady (503 / UNAVAILABLE, retryable) now, and no frame enters one."""
+        for batcher in self.batchers.values():
+            await batcher.stop()
 
     async def drain(self, grace_s: float) -> bool:
         """Stop admitting frames, then wait up to ``grace_s`` for those in flight; True if all
@@ -192,19 +225,47 @@ class EnhanceService:
     async def run_cpu(self, fn: Callable[..., T], *args) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.cpu, fn, *args)
 
-    async def decode(self, files: list[bytes]) -> list[np.ndarray]:
-        """Decode image files in the cpu executor (headers are checked first)."""
+    async def decode(self, files: list[bytes], admission: Admission,
+                     camera: bool = False) -> list[np.ndarray]:
+        """Decode image files in the cpu executor, once their headers are checked and their
+        memory reserved on ``admission`` (see :meth:`reserve`)."""
         limit = self.settings.max_pixels
+        sizes = []
+        for i, data in enumerate(files):
+            header = read_header(data, f"frames[{i}]")
+            check_size(header.width, header.height, limit, f"frames[{i}]")
+            sizes.append(header.width * header.height)
+        self.reserve(admission, sizes, camera)
         return await self.run_cpu(
             lambda: [decode(data, limit, f"frames[{i}]") for i, data in enumerate(files)])
+
+    def reserve(self, admission: Admission, pixels: list[int], camera: bool = False) -> None:
+        """Reserve the expected peak memory of a request whose frames have ``pixels`` px each
+        (from their headers), given back with ``admission``; a camera's request is costed at a
+        whole window. MemoryExhausted (retryable) beyond the budget, TooLarge if it can never
+        fit."""
+        if not pixels:
+            return
+        window = self.pipeline.frames if camera else len(pixels)
+        nbytes = in_flight_bytes(max(pixels), window)
+        self.memory.reserve(nbytes, f"a request of {len(pixels)} frame(s) of up to "
+                                    f"{max(pixels)} px")
+        self.metrics.memory.set(self.memory.reserved)
+        admission.also(lambda: self._unreserve(nbytes))
+
+    def _unreserve(self, nbytes: int) -> None:
+        drained = self.memory.release(nbytes)
+        self.metrics.memory.set(self.memory.reserved)
+        if drained:  # a peak is over: hand its memory back to the system, off the loop
+            with contextlib.suppress(RuntimeError):  # the executor is shut down
+                self.cpu.submit(trim)
 
     def admit(self) -> Admission:
         """A place among the frames in flight, for ``with``: held until the block ends (or the
         task it is handed to, :meth:`Admission.hold_until`). NotReady / Overloaded when refused.
         """
-        if not self.ready:
-            raise NotReady("the server is " + ("shutting down" if self.draining else
-                                               "starting") + "; retry on another replica",
+        if (reason := self.unready()) is not None:
+            raise NotReady(reason + "; retry on another replica",
                            retry_after=self.settings.retry_after_s)
         self.in_flight.acquire()
         self.metrics.in_flight.set(self.in_flight.count)
@@ -232,6 +293,10 @@ class EnhanceService:
             raise BadRequest(f"camera_id must be 1 to 128 printable characters, got "
                              f"{camera_id[:140]!r}")
         self._check_frames(request.frames)
+        if request.sequence is not None and request.sequence + len(request.frames) - 1 > (
+                MAX_SEQUENCE):
+            raise BadRequest(f"sequence {request.sequence} is out of range: a frame's sequence "
+                             f"number must be 0 to {MAX_SEQUENCE}")
         self.rates.check(camera_id)
         grey, frames = _as_rgb(request.frames)
         estimate = None
@@ -278,6 +343,9 @@ class EnhanceService:
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
+        except BatcherStoppedError as error:
+            raise NotReady(f"this frame was not enhanced: {error}; retry on another replica",
+                           retry_after=self.settings.retry_after_s) from error
         except EngineError as error:
             raise EngineFailed(f"the engine failed on a {_size(window[-1])} frame: "
                                f"{error}") from error

@@ -64,7 +64,11 @@ def decode(data: bytes, max_pixels: int, name: str = "frame") -> np.ndarray:
     header first."""
     header = read_header(data, name)
     check_size(header.width, header.height, max_pixels, name)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # decoded as the kind the header declares: a tRNS chunk (one colour marked transparent)
+    # would otherwise add an alpha channel; depth kept, EXIF orientation ignored
+    flags = cv2.IMREAD_COLOR if header.channels == 3 else cv2.IMREAD_GRAYSCALE
+    image = cv2.imdecode(np.frombuffer(data, np.uint8),
+                         flags | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION)
     ndim = 3 if header.channels == 3 else 2
     if image is None or image.shape[:2] != (header.height, header.width) or image.ndim != ndim:
         raise BadImage(f"{name} could not be decoded as the {header.width}x{header.height} "

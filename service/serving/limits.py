@@ -13,31 +13,51 @@ from nightowl.service.errors import Overloaded, RateLimited
 
 @dataclass
 class InFlight:
-    """Counts frames admitted and not yet answered; refuses beyond ``limit``."""
+    """Counts frames admitted and not yet answered; refuses beyond ``limit``; knows when the
+    count last moved, so that frames held without progress show (:meth:`still_s`)."""
 
     limit: int
     retry_after: int = 1
     what: str = "the server"
     count: int = 0
+    clock: Callable[[], float] = time.monotonic
+    moved: float = field(default_factory=time.monotonic)  # clock of the last answer, or of
+    #   the first admission after an idle spell
 
     def acquire(self) -> None:
         if self.count >= self.limit:
             raise Overloaded(f"{self.what} already has {self.limit} frames in flight (its "
                              "limit); retry later", retry_after=self.retry_after)
+        if self.count == 0:
+            self.moved = self.clock()
         self.count += 1
 
     def release(self) -> None:
         self.count -= 1
+        self.moved = self.clock()
+
+    def still_s(self) -> float:
+        """Seconds frames have been in flight with none answered (0 when none is in flight)."""
+        return self.clock() - self.moved if self.count else 0.0
 
 
 class Admission:
     """One frame's place among those in flight, given back exactly once: when its ``with`` block
     ends, or, when handed to a task with :meth:`hold_until`, when that task ends, however it
-    ends (result, error, cancellation)."""
+    ends (result, error, cancellation). What else the frame takes while admitted (its memory
+    reservation) is given back with it (:meth:`also`)."""
 
     def __init__(self, give_back: Callable[[], None]) -> None:
         self._give_back: Callable[[], None] | None = give_back
+        self._also: list[Callable[[], None]] = []
         self._handed = False
+
+    def also(self, give_back: Callable[[], None]) -> None:
+        """Call ``give_back`` too when the place is given back (at once if it already was)."""
+        if self._give_back is None:
+            give_back()
+        else:
+            self._also.append(give_back)
 
     def __enter__(self) -> Admission:
         return self
@@ -55,6 +75,8 @@ class Admission:
     def _release(self) -> None:
         give_back, self._give_back = self._give_back, None
         if give_back is not None:
+            for extra in self._also:
+                extra()
             give_back()
 
 

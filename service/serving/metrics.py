@@ -32,6 +32,8 @@ class Metrics:
                                "answered", registry=r)
         self.cameras = Gauge("nightowl_cameras", "Cameras with a buffer", registry=r)
         self.streams = Gauge("nightowl_streams", "Open gRPC streams", registry=r)
+        self.memory = Gauge("nightowl_memory_reserved_bytes", "Bytes of the memory budget "
+                            "reserved by frames in flight (estimated peak)", registry=r)
         # nightowl_engine_info{role,model,backend,precision} 1: which backend serves, so a GPU
         # host serving on the CPU shows on a dashboard
         self.engine = Info("nightowl_engine", "The engine of each role (multi, single): model "

@@ -27,7 +27,11 @@ class FrameStream(Generic[Message, Answer]):
         self.limit = limit  # frames in flight at most; beyond it :attr:`refusal` says why not
         self.busy = 0  # frames started (:meth:`start`) whose task is not done yet
         self.received = 0  # messages taken so far
-        self._answers: asyncio.Queue[asyncio.Future[Answer] | None] = asyncio.Queue(limit * 4)
+        # answers not yet yielded, at most ``limit * 4`` (the reader waits for room); the end
+        # of the messages is put without waiting, so a reader stopped while the consumer is
+        # gone never blocks for ever
+        self._answers: asyncio.Queue[asyncio.Future[Answer] | None] = asyncio.Queue()
+        self._room = asyncio.Semaphore(limit * 4)
 
     @property
     def refusal(self) -> str | None:
@@ -60,10 +64,11 @@ class FrameStream(Generic[Message, Answer]):
         reader = asyncio.get_running_loop().create_task(self._read(messages, take))
         try:
             while (pending := await self._answers.get()) is not None:
+                self._room.release()
                 yield await pending
             await reader  # re-raises a failure of the reader
         finally:
-            reader.cancel()
+            reader.cancel()  # no await: this runs even while the caller is being cancelled
 
     def _done(self, _: asyncio.Future) -> None:
         self.busy -= 1
@@ -72,6 +77,11 @@ class FrameStream(Generic[Message, Answer]):
         try:
             async for message in messages:
                 self.received += 1
-                await self._answers.put(await take(message))
+                await self._room.acquire()
+                try:
+                    self._answers.put_nowait(await take(message))
+                except BaseException:
+                    self._room.release()
+                    raise
         finally:
-            await self._answers.put(None)
+            self._answers.put_nowait(None)

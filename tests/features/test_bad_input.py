@@ -166,3 +166,73 @@ def test_grpc_garbage_protobuf_missing_data_and_empty_stream(channel, steady):
     assert replies[0].status == pb.StreamResult.STATUS_ERROR
     assert "not a valid nightowl.v1.StreamFrame" in replies[0].reason
     assert replies[1].status == pb.StreamResult.STATUS_WARMING_UP
+
+
+def with_trns(data: bytes, payload: bytes = b"\x00" * 6) -> bytes:
+    """A PNG with a tRNS chunk (one colour marked transparent) after its IHDR."""
+    chunk = (struct.pack(">I", len(payload)) + b"tRNS" + payload
+             + struct.pack(">I", zlib.crc32(b"tRNS" + payload)))
+    return data[:33] + chunk + data[33:]
+
+
+def test_png_with_a_transparent_colour_is_decoded_as_the_rgb_it_holds(server, channel, steady):
+    frames = [with_trns(png(f)) for f in FRAMES]
+    files = [("frames", (f"{i}.png", data, "image/png")) for i, data in enumerate(frames)]
+    reply = httpx.post(server.url + "/enhance", files=files, timeout=30)
+    assert reply.status_code == 200, reply.text
+    plain = httpx.post(server.url + "/enhance", timeout=30, files=[
+        ("frames", (f"{i}.png", png(f), "image/png")) for i, f in enumerate(FRAMES)])
+    assert reply.content == plain.content  # the transparent colour changes nothing
+    stub = enhance_pb2_grpc.EnhancerStub(channel)
+    unary = stub.Enhance(pb.EnhanceRequest(frames=[pb.Image(encoded=d) for d in frames]),
+                         timeout=30)
+    assert unary.frames_used == 4
+    grey = with_trns(encoded(cv2.cvtColor(FRAMES[0], cv2.COLOR_RGB2GRAY)), b"\x00\x00")
+    assert stub.Enhance(pb.EnhanceRequest(frames=[pb.Image(encoded=grey)]),
+                        timeout=30).image.height == 48
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "-1", "1e3", " 7"])
+def test_rest_sequence_that_is_not_ascii_digits_is_refused(server, steady, value):
+    files = [("frames", ("0.png", GOOD, "image/png"))]
+    reply = httpx.post(server.url + "/enhance", files=files, timeout=30,
+                       data={"camera_id": "seq-cam", "sequence": value})
+    assert reply.status_code == 400, reply.text
+    assert "sequence" in reply.json()["detail"]
+
+
+def test_grpc_sequence_beyond_the_range_and_unknown_format_are_invalid(channel, steady):
+    stub = enhance_pb2_grpc.EnhancerStub(channel)
+    for request in (pb.EnhanceRequest(frames=[pb.Image(encoded=GOOD)] * 4, camera_id="big-seq",
+                                      sequence=2**64 - 2),
+                    pb.EnhanceRequest(frames=[pb.Image(encoded=GOOD)], format=99)):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Enhance(request, timeout=30)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        assert any(w in caught.value.details() for w in ("sequence", "format"))
+
+
+def test_bad_frames_on_a_stream_touch_neither_the_stream_nor_another_camera(channel, steady):
+    """Camera a's bad frames (huge sequence, unknown format) are answered ERROR one by one and
+    its transparent-colour PNG is served; camera b, interleaved on the same stream, gets all
+    four of its frames answered in order, its buffer growing 1, 2, 3, 4."""
+    def good(camera: str, t: int, **kwargs) -> pb.StreamFrame:
+        return pb.StreamFrame(camera_id=camera, sequence=t,
+                              image=pb.Image(encoded=png(FRAMES[min(t, 3)])), **kwargs)
+
+    a = [good("a", 0), pb.StreamFrame(camera_id="a", sequence=1,
+                                      image=pb.Image(encoded=with_trns(png(FRAMES[1])))),
+         good("a", 2**64 - 1), good("a", 2, format=99), good("a", 2)]
+    b = [good("b", t) for t in range(4)]
+    messages = [a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4]]
+    results = list(enhance_pb2_grpc.EnhancerStub(channel).Stream(iter(messages), timeout=60))
+    assert len(results) == len(messages)
+    by_camera = {"a": [r for r in results if r.camera_id == "a"],
+                 "b": [r for r in results if r.camera_id == "b"]}
+    assert [r.frames_used for r in by_camera["b"]] == [1, 2, 3, 4]
+    assert [r.status for r in by_camera["b"]][-1] == pb.StreamResult.STATUS_OK
+    statuses = [r.status for r in by_camera["a"]]
+    error = pb.StreamResult.STATUS_ERROR
+    assert statuses[2:4] == [error, error], [r.reason for r in by_camera["a"]]
+    assert all(r.reason.startswith("INVALID_ARGUMENT: ") for r in by_camera["a"][2:4])
+    assert [r.frames_used for r in by_camera["a"]] == [1, 2, 0, 0, 3]

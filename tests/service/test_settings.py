@@ -69,3 +69,15 @@ def test_cpu_precision_comes_from_the_environment_and_reaches_the_engines(monkey
     service = EnhanceService.load(settings)
     assert {e.describe()["precision"] for e in service.engines.values()} == {"fp32"}
     assert service.engines["multi"].name == "mim_l1_cr.onnx"
+
+
+def test_the_memory_budget_defaults_to_half_the_hosts_memory(monkeypatch):
+    import os
+
+    from nightowl.service.settings import host_memory
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < host_memory() <= physical
+    assert Settings().memory_budget_bytes == host_memory() // 2
+    monkeypatch.setenv("NIGHTOWL_MEMORY_BUDGET_BYTES", str(1 << 30))
+    assert Settings().memory_budget_bytes == 1 << 30

@@ -29,6 +29,10 @@ def client():
     async def locked() -> None:
         raise Unauthenticated("the API key is not valid")
 
+    @app.get("/bug")
+    async def bug() -> None:
+        raise ValueError("a bug of ours")
+
     @app.get("/count")
     async def count(n: int) -> dict:
         return {"n": n}
@@ -76,3 +80,8 @@ def test_errors_are_counted_by_kind(client):
     before = count()
     client.get("/overloaded")
     assert count() == before + 1
+
+
+def test_an_unexpected_exception_is_a_problem_not_plain_text(client):
+    body = check_problem(client.get("/bug"), 500, "internal")
+    assert "ValueError" in body["detail"] and "a bug of ours" not in body["detail"]

@@ -4,13 +4,14 @@ frames beyond max_batch wait for the next, and a failed call fails every frame i
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from nightowl.service.engines import BatchError
-from nightowl.service.serving.batcher import Batcher
+from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
 
 
 class CountingEngine:
@@ -81,5 +82,35 @@ def test_stopping_fails_the_frames_still_waiting(engines):
             return await asyncio.gather(waiting, return_exceptions=True)
 
     (result,) = asyncio.run(main())
-    with pytest.raises(RuntimeError, match="the batcher stopped"):
+    with pytest.raises(BatcherStoppedError, match="shutting down"):
         raise result
+
+
+def test_frames_in_a_stuck_call_are_answered_when_the_worker_stops_or_dies(engines):
+    """An engine call that never returns (its thread held here): the queue shows as stuck, and
+    the frames in the call and behind it get BatcherStoppedError when the worker is stopped or
+    dies, instead of waiting for ever."""
+    async def main(kill: bool):
+        gate = threading.Event()
+        with ThreadPoolExecutor(1) as executor:
+            batcher = Batcher(engines["single"], executor, max_batch=1)
+            batcher.start()
+            executor.submit(gate.wait)  # the engine thread is busy for good
+            calls = [asyncio.ensure_future(batcher.run(x)) for x in frames(2)]
+            await asyncio.sleep(0.2)
+            stuck = batcher.stuck_s()
+            if kill:
+                batcher._task.cancel()  # the worker dies
+                await asyncio.sleep(0)
+            else:
+                await batcher.stop()
+            results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+            failure = batcher.failure
+            gate.set()
+            return stuck, results, failure
+
+    for kill in (False, True):
+        stuck, results, failure = asyncio.run(main(kill))
+        assert stuck > 0.1
+        assert all(isinstance(r, BatcherStoppedError) for r in results), results
+        assert ("worker stopped" if kill else "shutting down") in failure

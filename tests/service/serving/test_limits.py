@@ -115,3 +115,20 @@ def test_batcher_groups_same_size_frames_up_to_max_batch(engines):
     for x, result in zip([*inputs, other], results, strict=True):
         assert np.array_equal(result.output, engine.run(x[None])[0])  # batching changes nothing
         assert result.call_s >= result.engine_s > 0
+
+
+def test_in_flight_says_how_long_frames_have_been_held_without_an_answer():
+    clock = Clock()
+    limit = InFlight(4, clock=clock)
+    clock.now = 100.0
+    assert limit.still_s() == 0.0  # nothing in flight: nothing is stuck
+    limit.acquire()
+    clock.now = 103.0
+    limit.acquire()  # a second frame does not count as progress
+    assert limit.still_s() == 3.0
+    clock.now = 104.0
+    limit.release()  # an answer does
+    clock.now = 104.5
+    assert limit.still_s() == 0.5
+    limit.release()
+    assert limit.still_s() == 0.0

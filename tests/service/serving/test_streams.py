@@ -139,3 +139,29 @@ def test_closing_the_answers_stops_reading():
 
     received, flow = asyncio.run(run())
     assert flow.received == received < 10  # nothing read after the close
+
+
+def test_closing_while_the_reader_waits_for_room_leaves_no_task_behind():
+    """The consumer stops after one answer while the reader has filled every place for
+    answers (a client cancelling a fast stream): the reader ends too, it does not wait for
+    ever to put the end of the messages."""
+    async def run():
+        flow: FrameStream[int, int] = FrameStream(limit=1)
+
+        async def take(n: int) -> asyncio.Future[int]:
+            return flow.answer(n)
+
+        async def endless():
+            n = 0
+            while True:
+                yield n
+                n += 1
+
+        answers = flow.answers(endless(), take)
+        assert await answers.__anext__() == 0
+        await asyncio.sleep(0.05)  # the reader fills the places and waits for room
+        await answers.aclose()
+        await asyncio.sleep(0.05)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []

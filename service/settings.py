@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -76,6 +78,12 @@ class Settings(BaseSettings):
     # --- lifecycle
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_variables(cls, values: object) -> object:
+        unknown(os.environ, cls.model_fields)
+        return values
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.require_gpu and self.backend == "onnxruntime-cpu":
@@ -103,6 +111,36 @@ def from_options(options: Mapping[str, object], fail: Callable[[str], NoReturn])
     except ValidationError as error:
         fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
                        for e in error.errors()))
+
+
+# NIGHTOWL_* variables that are not settings of the server, and who reads them
+NOT_SETTINGS = {
+    "NIGHTOWL_REST_SERVERS": "the router (docker/nginx/nightowl.conf.template)",
+    "NIGHTOWL_GRPC_SERVERS": "the router",
+    "NIGHTOWL_ROUTER_REST_LISTEN": "the router",
+    "NIGHTOWL_ROUTER_GRPC_LISTEN": "the router",
+    "NIGHTOWL_ROUTER_RESOLVER": "the router",
+    "NIGHTOWL_GPU_1": "docker/compose.yaml (the scale-out replicas' devices)",
+    "NIGHTOWL_GPU_2": "docker/compose.yaml",
+    "NIGHTOWL_LIVE_SCREENSHOT": "tests/service/rest/test_live_browser.py (the README's picture)",
+}
+
+
+def unknown(environ: Mapping[str, str], fields: Iterable[str]) -> None:
+    """ValueError naming each ``NIGHTOWL_*`` variable of ``environ`` that sets no field (nor is
+    in NOT_SETTINGS), with the closest setting: a misspelt variable would otherwise be ignored."""
+    fields = sorted(fields)
+    wrong = sorted(name for name in map(str.upper, environ) if name.startswith("NIGHTOWL_")
+                   and name.removeprefix("NIGHTOWL_").lower() not in fields
+                   and name not in NOT_SETTINGS)
+    if wrong:
+        raise ValueError("; ".join(f"{name} is not a setting{_closest(name, fields)}"
+                                   for name in wrong) + " (service/settings.py lists them)")
+
+
+def _closest(name: str, fields: list[str]) -> str:
+    close = difflib.get_close_matches(name.removeprefix("NIGHTOWL_").lower(), fields, n=1)
+    return f": did you mean NIGHTOWL_{close[0].upper()}?" if close else ""
 
 
 def _loopback(host: str) -> bool:

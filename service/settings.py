@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     live_max_fps: float = Field(10.0, gt=0, le=120)  # most JPEG parts per second per viewer
     # --- lifecycle
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
+    # --- what answers without a key when api_keys are set (health always does)
+    public_metrics: bool = False  # GET /metrics (a Prometheus that cannot send a bearer token)
+    public_docs: bool = False  # GET /docs, its assets stay open, and /openapi.json
+    public_reflection: bool = False  # gRPC server reflection (v1 and v1alpha)
 
     @model_validator(mode="before")
     @classmethod

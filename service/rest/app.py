@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from nightowl.service.rest import enhance, health, live, problems
+from nightowl.service.rest import docs, enhance, health, live, problems
 from nightowl.service.rest.middleware import ReplicaAndBodyLimit
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
@@ -13,12 +13,13 @@ from nightowl.service.settings import Settings
 
 def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
     app = FastAPI(title="nightowl", summary="Bright, readable frames from dark roadside video",
-                  version="1")
+                  version="1", docs_url=None, redoc_url=None, openapi_url=None)  # docs.router
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.service = None
     app.include_router(enhance.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
     if settings.live_page:
         app.include_router(live.router)
     problems.install(app)

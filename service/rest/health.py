@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nightowl.service.errors import NotReady
-from nightowl.service.rest.deps import Authorised, Service
+from nightowl.service.rest.deps import Authorised, MetricsReader, Service
 from nightowl.service.serving.metrics import engine_info
 
 router = APIRouter()
@@ -24,7 +24,7 @@ async def readyz(service: Service) -> dict:
     return {"status": "ready", **engine_info(service.engines["multi"])}
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", dependencies=[MetricsReader])
 async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -63,16 +63,18 @@ class Running:
 
 
 @contextlib.contextmanager
-def running(engines: dict[str, Engine], **overrides) -> Iterator[Running]:
-    """Serve ``engines`` with test settings (+ overrides) until the block ends."""
+def running(engines: dict[str, Engine] | None, **overrides) -> Iterator[Running]:
+    """Serve ``engines`` with test settings (+ overrides) until the block ends; None: listening
+    with no service attached, as a server is while its model loads (503 but for the probes)."""
     settings = service_settings(**overrides)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     server = Server(settings)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    service = EnhanceService(settings, engines, server.metrics)
-    asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
+    if engines is not None:
+        service = EnhanceService(settings, engines, server.metrics)
+        asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
     try:
         yield Running(server, loop)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from nightowl.service.rest import docs, enhance, health, live, problems
+from nightowl.service.rest import docs, enhance, health, live, openapi, problems
 from nightowl.service.rest.middleware import ReplicaAndBodyLimit
 from nightowl.service.serving.metrics import Metrics
 from nightowl.service.settings import Settings
@@ -23,6 +23,7 @@ def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
     if settings.live_page:
         app.include_router(live.router)
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(ReplicaAndBodyLimit, replica=settings.replica_id,
                        limit=settings.max_body_bytes)
     return app

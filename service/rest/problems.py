@@ -1,4 +1,5 @@
-"""Every REST error as an RFC 9457 problem+json response, from one exception hierarchy."""
+"""Every REST error as an RFC 9457 problem+json response, from one exception hierarchy, and
+as routes declare them in /openapi.json (:func:`responses`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,33 @@ from starlette.exceptions import HTTPException
 from nightowl.service.errors import BadRequest, ServiceError, problem
 
 MEDIA_TYPE = "application/problem+json"
+SCHEMA = {"$ref": "#/components/schemas/Problem"}  # errors.Problem (openapi.install adds it)
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "how to authenticate: Bearer", "required": True,
+                               "schema": {"type": "string", "pattern": "^Bearer "}}},
+    **{status: {"Retry-After": {"description": "seconds to wait before retrying (or retry on "
+                                "another replica at once)",
+                                "schema": {"type": "integer", "minimum": 1}}}
+       for status in (429, 503)}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict]:
+    """A route's ``responses=`` for the problem statuses it can answer: the Problem schema,
+    the titles of the errors behind each status, and the headers they carry."""
+    return {status: {"description": _titles(status), "content": {MEDIA_TYPE: {"schema": SCHEMA}},
+                     "headers": _HEADERS.get(status, {})} for status in statuses}
+
+
+def _titles(status: int) -> str:
+    kinds, found = [ServiceError], []
+    while kinds:
+        kind = kinds.pop(0)
+        kinds += kind.__subclasses__()
+        if kind.kind.http_status == status and kind.kind.title not in found:
+            found.append(kind.kind.title)
+    if status == 400:
+        found.append("or a parameter that does not validate")
+    return ", ".join(found)
 
 
 def problem_response(error: ServiceError, instance: str | None = None) -> JSONResponse:

@@ -55,13 +55,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        request.app.state.metrics.errors.labels("rest", error.kind.slug).inc()
+        request.app.state.metrics.failed("rest", error.kind.slug)
         return problem_response(error, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                           for e in error.errors())
+        request.app.state.metrics.failed("rest", BadRequest.kind.slug)
         return problem_response(BadRequest(f"invalid request: {where}"), request.url.path)
 
     @app.exception_handler(HTTPException)

@@ -79,7 +79,7 @@ class EnhancerServicer:
                 raise FrameSkipped(result.reason)
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
         except ServiceError as error:
-            self.metrics.errors.labels("grpc", error.kind.slug).inc()
+            self.metrics.failed("grpc", error.kind.slug)
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
         return pb.EnhanceResponse(image=image, frames_used=result.frames_used,
@@ -238,7 +238,7 @@ def _gain(result: Result) -> dict:
 
 def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.StreamResult:
     """A refused frame: SKIPPED when the server could not take it, ERROR when it was bad."""
-    service.metrics.errors.labels("grpc", error.kind.slug).inc()
+    service.metrics.failed("grpc", error.kind.slug)
     status = (pb.StreamResult.STATUS_SKIPPED if error.kind.http_status in (429, 503) else
               pb.StreamResult.STATUS_ERROR)
     service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()

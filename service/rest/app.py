@@ -25,5 +25,5 @@ def create_app(settings: Settings, metrics: Metrics) -> FastAPI:
     problems.install(app)
     openapi.install(app)
     app.add_middleware(ReplicaAndBodyLimit, replica=settings.replica_id,
-                       limit=settings.max_body_bytes)
+                       limit=settings.max_body_bytes, metrics=metrics)
     return app

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 
 from nightowl.service.errors import TooLarge, problem
+from nightowl.service.serving.metrics import Metrics
 
 
 class ReplicaAndBodyLimit:
     """Adds ``X-Nightowl-Replica`` to every HTTP response and refuses bodies over ``limit``
     bytes (from Content-Length up front, or while a chunked body streams in)."""
 
-    def __init__(self, app, replica: str, limit: int) -> None:
+    def __init__(self, app, replica: str, limit: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.replica = replica.encode()
         self.limit = limit
+        self.metrics = metrics  # counts the refusals made here, before the app sees them
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -45,6 +47,8 @@ class ReplicaAndBodyLimit:
         return f"the request body is {size}; at most {self.limit} bytes are accepted"
 
     async def _refuse(self, scope, send, size: str) -> None:
+        if self.metrics is not None:
+            self.metrics.failed("rest", TooLarge.kind.slug)
         body = json.dumps(problem(TooLarge(self._detail(size)), scope["path"])).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),

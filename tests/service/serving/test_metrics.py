@@ -44,15 +44,18 @@ def model(file: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def scraped(engines) -> dict:
     """The samples after 2 four-frame and 1 one-frame REST requests, a gRPC frame, a bad image
-    (REST), a bad gain (gRPC) and an invalid parameter."""
+    (REST), a bad gain (gRPC), an invalid parameter and a body over the limit."""
     files = [("frames", (f"{i}.png", png(f), "image/png")) for i, f in enumerate(FRAMES)]
-    with running(engines) as server, grpc.insecure_channel(server.target) as channel:
+    with running(engines, max_body_bytes=256 * 1024) as server, \
+            grpc.insecure_channel(server.target) as channel:
         for _ in range(2):
             assert httpx.post(server.url + "/enhance", files=files).status_code == 200
         assert httpx.post(server.url + "/enhance", files=files[:1]).status_code == 200
         bad = [("frames", ("0.png", png(FRAMES[0][:8, :8]), "image/png"))]
         assert httpx.post(server.url + "/enhance", files=bad).status_code == 422
         assert httpx.post(server.url + "/enhance?format=gif", files=files).status_code == 400
+        big = [("frames", ("0.png", bytes(300_000), "image/png"))]
+        assert httpx.post(server.url + "/enhance", files=big).status_code == 413
         stub = enhance_pb2_grpc.EnhancerStub(channel)
         image = pb.Image(encoded=png(FRAMES[0]))
         assert stub.Enhance(pb.EnhanceRequest(frames=[image] * 4)).frames_used == 4
@@ -78,7 +81,7 @@ def test_failures_by_reason_under_the_served_model(scraped):
     multi = model("mim_l1_cr.int8.onnx")
     failures = {dict(labels)["reason"]: value for (name, labels), value in scraped.items()
                 if name == "nightowl_inference_request_failure_total"}
-    assert failures == {"bad-image": 1, "bad-request": 2}
+    assert failures == {"bad-image": 1, "bad-request": 2, "too-large": 1}
     assert of(scraped, "nightowl_inference_request_failure_total", reason="bad-request",
               **multi) == 2
 

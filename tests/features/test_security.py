@@ -66,6 +66,8 @@ def test_with_keys_metrics_docs_and_reflection_need_one_unless_public_and_health
                 assert anonymous.status_code == (200 if public else 401), (path, public)
                 assert httpx.get(server.url + path, headers=dict(key)).status_code == 200, path
             assert httpx.get(server.url + "/docs?key=the-key").status_code == 200
+            spec = httpx.get(server.url + "/openapi.json", headers=dict(key)).json()
+            assert ("security" in spec["paths"]["/metrics"]["get"]) is not public
             assert httpx.post(server.url + "/enhance", files=FILES).status_code == 401
             for version in ("v1", "v1alpha"):
                 listing = reflection_pb2.ServerReflectionRequest(list_services="")

@@ -105,6 +105,21 @@ def test_each_answer_the_server_gives_is_the_one_declared(serving, spec):
     assert "retry-after" in answers[503][0].headers and "retry-after" in answers[429][0].headers
 
 
+def test_the_key_is_a_security_scheme_where_it_is_checked_and_health_needs_none(spec):
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "an API key of the server (setting "
+        "api_keys)"}
+    operations = {(method, path): operation for path, methods in spec["paths"].items()
+                  for method, operation in methods.items()}
+    for where in (("post", "/enhance"), ("get", "/metrics"), ("get", "/v1/model")):
+        assert operations[where]["security"] == [{"bearer": []}], where
+    assert operations["get", "/live"]["security"] == [{"bearer": []}, {"key": []}]
+    for where in (("get", "/healthz"), ("get", "/readyz")):
+        assert "security" not in operations[where], where
+    for operation in operations.values():  # OpenAPI ignores an Authorization parameter
+        assert "authorization" not in {p["name"].lower() for p in operation.get("parameters", [])}
+
+
 def test_metrics_readiness_and_model_answer_as_declared(serving, spec):
     loaded, loading = serving
     for server, path, headers, status in (

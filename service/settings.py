@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0)  # in-flight frames get this long to finish
     # --- what answers without a key when api_keys are set (health always does)
     public_metrics: bool = False  # GET /metrics (a Prometheus that cannot send a bearer token)
-    public_docs: bool = False  # GET /docs, its assets stay open, and /openapi.json
+    public_docs: bool = False  # GET /docs and /openapi.json (the page's JS and CSS always are)
     public_reflection: bool = False  # gRPC server reflection (v1 and v1alpha)
 
     @model_validator(mode="before")

@@ -1,5 +1,5 @@
 """The FastAPI app: only wiring. The service it serves is attached by the caller once loaded
-(``app.state.service``; until then every route but the probes and metrics answers 503)."""
+(``app.state.service``; until then every route but the probes, metrics and docs answers 503)."""
 
 from __future__ import annotations
 

@@ -98,8 +98,9 @@ def test_every_nightowl_variable_the_repository_names_is_a_setting_or_known_to_b
     files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
                            check=True).stdout.split()
     misspelling = {"tests/service/test_settings.py", "tests/service/test_serve_command.py"}
+    # ... and the README quotes the error: "NIGHTOWL_PROT is not a setting: ..."
     named = {name for f in files if (root / f).is_file() and f not in misspelling
-             for name in re.findall(r"\bNIGHTOWL_[A-Z0-9_]*[A-Z0-9]",
+             for name in re.findall(r"\bNIGHTOWL_[A-Z0-9_]*[A-Z0-9]\b(?! is not a setting)",
                                     (root / f).read_text(errors="replace"))}
     fields = {f"NIGHTOWL_{field.upper()}" for field in Settings.model_fields}
     assert {"NIGHTOWL_PORT", "NIGHTOWL_REST_SERVERS"} <= named

@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 import jsonschema
 import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from tests.serving import png, running, sequence
 
@@ -64,6 +66,14 @@ def check(spec: dict, method: str, path: str, answer: httpx.Response) -> None:
             assert not header.get("required"), f"{answer.status_code}: {name} missing"
     sent = {name for name in answer.headers if name.startswith(SENT)}
     assert sent <= set(headers), f"{answer.status_code}: {sent - set(headers)} not declared"
+
+
+def test_the_document_is_valid_openapi_3_1(spec):
+    assert spec["openapi"].startswith("3.1.")
+    validate(spec)
+    broken = {**spec, "paths": {"/enhance": {"post": {"responses": {"200": {}}}}}}
+    with pytest.raises(OpenAPIValidationError, match="description"):
+        validate(broken)  # a response without its description
 
 
 def test_every_status_of_enhance_is_declared_with_its_problem_schema(spec):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -91,13 +93,26 @@ class EngineFailed(ServiceError):
 PROBLEM_BASE = "https://nightowl.invalid/problems/"  # type URIs; not dereferenceable
 
 
+class Problem(BaseModel):
+    """The body of every REST error (RFC 9457, application/problem+json); /openapi.json
+    publishes this model as its schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=f"^{PROBLEM_BASE}[a-z0-9-]+$", description="the kind of problem "
+                      "(its last part: bad-request, bad-image, camera-busy, ...); the URI is "
+                      "an identifier, not a page")
+    title: str = Field(description="the kind of problem in words, the same for every instance")
+    status: int = Field(ge=400, le=599, description="the HTTP status of the response")
+    detail: str = Field(description="what was wrong in this request, and what is allowed")
+    instance: str | None = Field(None, description="the path of the request")
+
+
 def problem(error: ServiceError, instance: str | None = None) -> dict:
     """The RFC 9457 problem document of ``error``."""
-    body = {"type": PROBLEM_BASE + error.kind.slug, "title": error.kind.title,
-            "status": error.kind.http_status, "detail": error.detail}
-    if instance:
-        body["instance"] = instance
-    return body
+    return Problem(type=PROBLEM_BASE + error.kind.slug, title=error.kind.title,
+                   status=error.kind.http_status, detail=error.detail,
+                   instance=instance or None).model_dump(exclude_none=True)
 
 
 class FrameSkipped(ServiceError):

@@ -17,11 +17,10 @@ import socket
 import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from nightowl.service.rest.app import create_app
 from nightowl.service.rest.protocol import with_head_timeout
-from nightowl.service.rpc import enhance_pb2
+from nightowl.service.rpc import enhance_pb2, reflection
 from nightowl.service.rpc.servicer import SERVICE, EnhancerServicer
 from nightowl.service.serving.enhance_service import EnhanceService
 from nightowl.service.serving.metrics import Metrics
@@ -128,10 +127,10 @@ class Server:
             ("grpc.keepalive_timeout_ms", 20_000),
             ("grpc.http2.max_pings_without_data", 0)])
         server.add_generic_rpc_handlers((self._servicer.handler(),))
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)  # open: probes
         names = (enhance_pb2.DESCRIPTOR.services_by_name["Enhancer"].full_name,
-                 health.SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+                 health.SERVICE_NAME)
+        server.add_generic_rpc_handlers(reflection.handlers(self.settings, names))
         address = f"{self.settings.host}:{self.settings.grpc_port}"
         if self.settings.tls_cert is not None:
             credentials = grpc.ssl_server_credentials(

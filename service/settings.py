@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -98,6 +99,16 @@ class Settings(BaseSettings):
     #   the estimated peak of frames in flight (serving/memory.py), at most this; more: 503 /
     #   RESOURCE_EXHAUSTED naming it; default half the host's memory (physical, or the
     #   cgroup's limit when lower)
+    # --- what answers without a key when api_keys are set (health always does)
+    public_metrics: bool = False  # GET /metrics (a Prometheus that cannot send a bearer token)
+    public_docs: bool = False  # GET /docs and /openapi.json (the page's JS and CSS always are)
+    public_reflection: bool = False  # gRPC server reflection (v1 and v1alpha)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_variables(cls, values: object) -> object:
+        unknown(os.environ, cls.model_fields)
+        return values
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -141,6 +152,36 @@ def host_memory() -> int:
         if text.isdigit():
             return min(physical, int(text))
     return physical
+
+
+# NIGHTOWL_* variables that are not settings of the server, and who reads them
+NOT_SETTINGS = {
+    "NIGHTOWL_REST_SERVERS": "the router (docker/nginx/nightowl.conf.template)",
+    "NIGHTOWL_GRPC_SERVERS": "the router",
+    "NIGHTOWL_ROUTER_REST_LISTEN": "the router",
+    "NIGHTOWL_ROUTER_GRPC_LISTEN": "the router",
+    "NIGHTOWL_ROUTER_RESOLVER": "the router",
+    "NIGHTOWL_GPU_1": "docker/compose.yaml (the scale-out replicas' devices)",
+    "NIGHTOWL_GPU_2": "docker/compose.yaml",
+    "NIGHTOWL_LIVE_SCREENSHOT": "tests/service/rest/test_live_browser.py (the README's picture)",
+}
+
+
+def unknown(environ: Mapping[str, str], fields: Iterable[str]) -> None:
+    """ValueError naming each ``NIGHTOWL_*`` variable of ``environ`` that sets no field (nor is
+    in NOT_SETTINGS), with the closest setting: a misspelt variable would otherwise be ignored."""
+    fields = sorted(fields)
+    wrong = sorted(name for name in map(str.upper, environ) if name.startswith("NIGHTOWL_")
+                   and name.removeprefix("NIGHTOWL_").lower() not in fields
+                   and name not in NOT_SETTINGS)
+    if wrong:
+        raise ValueError("; ".join(f"{name} is not a setting{_closest(name, fields)}"
+                                   for name in wrong) + " (service/settings.py lists them)")
+
+
+def _closest(name: str, fields: list[str]) -> str:
+    close = difflib.get_close_matches(name.removeprefix("NIGHTOWL_").lower(), fields, n=1)
+    return f": did you mean NIGHTOWL_{close[0].upper()}?" if close else ""
 
 
 def _loopback(host: str) -> bool:

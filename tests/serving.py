@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import grpc
 import numpy as np
+from grpc_reflection.v1alpha import reflection_pb2
 
 from nightowl.service.engines import Engine
 from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR
@@ -61,16 +63,18 @@ class Running:
 
 
 @contextlib.contextmanager
-def running(engines: dict[str, Engine], **overrides) -> Iterator[Running]:
-    """Serve ``engines`` with test settings (+ overrides) until the block ends."""
+def running(engines: dict[str, Engine] | None, **overrides) -> Iterator[Running]:
+    """Serve ``engines`` with test settings (+ overrides) until the block ends; None: listening
+    with no service attached, as a server is while its model loads (503 but for the probes)."""
     settings = service_settings(**overrides)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     server = Server(settings)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    service = EnhanceService(settings, engines, server.metrics)
-    asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
+    if engines is not None:
+        service = EnhanceService(settings, engines, server.metrics)
+        asyncio.run_coroutine_threadsafe(server.attach(service), loop).result(30)
     try:
         yield Running(server, loop)
     finally:
@@ -79,6 +83,18 @@ def running(engines: dict[str, Engine], **overrides) -> Iterator[Running]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def reflect(channel: grpc.Channel, version: str, request: reflection_pb2.ServerReflectionRequest,
+            metadata: tuple = ()) -> reflection_pb2.ServerReflectionResponse:
+    """One request to grpc.reflection.<version>; v1's messages are v1alpha's, field for field
+    (the v1 proto only renamed the package), so v1alpha's classes write and read them."""
+    call = channel.stream_stream(
+        f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+    (reply,) = list(call(iter([request]), metadata=metadata, timeout=10))
+    return reply
 
 
 def sequence(seed: int, index: int, size: tuple[int, int] = SIZE) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""What routes share, as Annotated dependencies: the service, and the API-key checks."""
+"""What routes share, as Annotated dependencies: the service, and the API-key checks (health
+needs none; metrics and the docs need one unless their public_* setting opens them)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ def viewer(request: Request, authorization: Annotated[str | None, Header()] = No
     check_viewer(authorization, key, request.app.state.settings.api_keys)
 
 
+def metrics_reader(request: Request,
+                   authorization: Annotated[str | None, Header()] = None) -> None:
+    settings = request.app.state.settings
+    if not settings.public_metrics:
+        check_bearer(authorization, settings.api_keys)
+
+
+def docs_reader(request: Request, authorization: Annotated[str | None, Header()] = None,
+                key: Annotated[str | None, Query()] = None) -> None:
+    settings = request.app.state.settings
+    if not settings.public_docs:
+        check_viewer(authorization, key, settings.api_keys)
+
+
 Service = Annotated[EnhanceService, Depends(get_service)]
 Authorised = Depends(authorised)
 Viewer = Depends(viewer)
+MetricsReader = Depends(metrics_reader)
+DocsReader = Depends(docs_reader)

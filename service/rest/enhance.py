@@ -11,6 +11,7 @@ from starlette.formparsers import MultiPartException
 
 from nightowl.service.errors import BadRequest, FrameSkipped, UnsupportedMediaType
 from nightowl.service.frames.exposure import MAX_GAIN, check_gain
+from nightowl.service.rest import problems
 from nightowl.service.rest.deps import Authorised, Service
 from nightowl.service.serving.enhance_service import FrameRequest, Result
 from nightowl.service.serving.images import MEDIA_TYPES, encode
@@ -33,13 +34,40 @@ _FORM = {"type": "object", "required": ["frames"], "properties": {
 _DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}}
 
 
+_STAGE = r"\w+;dur=\d+\.\d\d"  # one Server-Timing entry
+_HEADERS = {
+    "X-Frames-Used": {"description": "distinct frames behind the image (1 to 4)",
+                      "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                   "maximum": 4}},
+    "X-Status": {"description": "ok, or warming_up: the camera has sent fewer than 4 frames "
+                 "so far", "required": True,
+                 "schema": {"type": "string", "enum": ["ok", "warming_up"]}},
+    "X-Gain-Source": {"description": "where the gain came from: the request, the server's "
+                      "setting, estimated from the frames, or unused (the model takes frames "
+                      "as captured)", "required": True,
+                      "schema": {"type": "string",
+                                 "enum": ["request", "setting", "estimated", "unused"]}},
+    "X-Gain-Used": {"description": "the darkening factor S behind the image (absent when "
+                    "unused and none was told)",
+                    "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_GAIN}},
+    "Server-Timing": {"description": "milliseconds per stage: decode, align, queue, engine "
+                      "(this frame's share), engine_call (the whole batch), finish, encode, "
+                      "total", "required": True,
+                      "schema": {"type": "string", "pattern": rf"^{_STAGE}(, {_STAGE})*$"}},
+    "X-Camera-Id": {"description": "the camera, when one was named", "schema": {"type": "string"}},
+    "X-Sequence": {"description": "the enhanced frame's sequence number (with a camera)",
+                   "schema": {"type": "integer", "minimum": 0}},
+    "X-Buffer-Reset": {"description": "why the camera's buffer restarted with these frames "
+                       "(sequence gap, scene change, ...)", "schema": {"type": "string"}}}
+_ANSWERS = {200: {"content": {"image/png": {}, "image/jpeg": {}}, "headers": _HEADERS,
+                  "description": "the enhanced last frame, at the input size and kind (grey "
+                  "in, grey out)"},
+            **problems.responses(400, 401, 408, 409, 413, 415, 422, 429, 500, 503)}
+
+
 @router.post("/enhance", dependencies=[Authorised], response_class=Response, openapi_extra=_DOC,
              summary="Enhance the last of 1-4 dark frames (or of a camera's buffer)",
-             responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
-                              "description": "the enhanced last frame, at the input size "
-                              "and kind (grey in, grey out); "
-                              "X-Frames-Used, X-Status, X-Gain-Used, X-Gain-Source and "
-                              "Server-Timing (ms per stage)"}})
+             responses=_ANSWERS)
 async def enhance(request: Request, service: Service,
                   camera_id: Annotated[str | None, Query()] = None,
                   x_camera_id: Annotated[str | None, Header()] = None,

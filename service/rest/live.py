@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
 from nightowl.service.errors import NotFound
+from nightowl.service.rest import problems
 from nightowl.service.rest.deps import Service, Viewer
 from nightowl.service.serving.enhance_service import EnhanceService
 from nightowl.service.serving.previews import Side, jpeg
@@ -25,7 +26,9 @@ router = APIRouter()
 
 
 @router.get("/live", summary="The live view: a camera's input and output, updating",
-            dependencies=[Viewer], response_class=FileResponse)
+            dependencies=[Viewer], response_class=FileResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "the page"},
+                       **problems.responses(401)})
 async def page() -> FileResponse:
     return FileResponse(STATIC / "live.html", media_type="text/html")
 
@@ -39,7 +42,7 @@ async def asset(name: str) -> FileResponse:
 
 
 @router.get("/live/cameras", summary="Cameras with a frame to show: id, fps, gain, last seen",
-            dependencies=[Viewer])
+            dependencies=[Viewer], responses=problems.responses(401, 503))
 async def cameras(service: Service) -> list[dict]:
     return service.previews.cameras()
 
@@ -48,7 +51,8 @@ async def cameras(service: Service) -> list[dict]:
             summary="MJPEG (multipart/x-mixed-replace) of a camera's latest input or output",
             responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}},
                              "description": "one JPEG part per new frame, until the camera's "
-                             "buffer is dropped or the server shuts down"}})
+                             "buffer is dropped or the server shuts down"},
+                       **problems.responses(400, 401, 404, 503)})
 async def stream(camera: str, request: Request, service: Service,
                  side: Annotated[Side, Query()] = "output") -> StreamingResponse:
     if camera not in service.previews:

@@ -9,6 +9,7 @@ import time
 
 from nightowl.service.errors import RequestTimeout, TooLarge, problem
 from nightowl.service.serving.access import access
+from nightowl.service.serving.metrics import Metrics
 
 
 class ReplicaAndBodyLimit:
@@ -16,11 +17,13 @@ class ReplicaAndBodyLimit:
     bytes (from Content-Length up front, or while a chunked body streams in) or not whole within
     ``timeout_s`` of the request's head (408: a slow or stalled client is not held)."""
 
-    def __init__(self, app, replica: str, limit: int, timeout_s: float = 60.0) -> None:
+    def __init__(self, app, replica: str, limit: int, timeout_s: float = 60.0,
+                 metrics: Metrics | None = None) -> None:
         self.app = app
         self.replica = replica.encode()
         self.limit = limit
         self.timeout_s = timeout_s
+        self.metrics = metrics  # counts the refusals made here, before the app sees them
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -60,6 +63,8 @@ class ReplicaAndBodyLimit:
         return f"the request body is {size}; at most {self.limit} bytes are accepted"
 
     async def _refuse(self, scope, send, size: str) -> None:
+        if self.metrics is not None:
+            self.metrics.failed("rest", TooLarge.kind.slug)
         body = json.dumps(problem(TooLarge(self._detail(size)), scope["path"])).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),

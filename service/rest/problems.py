@@ -1,4 +1,5 @@
-"""Every REST error as an RFC 9457 problem+json response, from one exception hierarchy."""
+"""Every REST error as an RFC 9457 problem+json response, from one exception hierarchy, and
+as routes declare them in /openapi.json (:func:`responses`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,33 @@ from nightowl.service.errors import BadRequest, ServiceError, problem
 MEDIA_TYPE = "application/problem+json"
 CLIENT_CLOSED = 499  # nginx's status for a client that hung up before the answer (access log)
 log = logging.getLogger("nightowl.rest")
+SCHEMA = {"$ref": "#/components/schemas/Problem"}  # errors.Problem (openapi.install adds it)
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "how to authenticate: Bearer", "required": True,
+                               "schema": {"type": "string", "pattern": "^Bearer "}}},
+    **{status: {"Retry-After": {"description": "seconds to wait before retrying (or retry on "
+                                "another replica at once)",
+                                "schema": {"type": "integer", "minimum": 1}}}
+       for status in (429, 503)}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict]:
+    """A route's ``responses=`` for the problem statuses it can answer: the Problem schema,
+    the titles of the errors behind each status, and the headers they carry."""
+    return {status: {"description": _titles(status), "content": {MEDIA_TYPE: {"schema": SCHEMA}},
+                     "headers": _HEADERS.get(status, {})} for status in statuses}
+
+
+def _titles(status: int) -> str:
+    kinds, found = [ServiceError], []
+    while kinds:
+        kind = kinds.pop(0)
+        kinds += kind.__subclasses__()
+        if kind.kind.http_status == status and kind.kind.title not in found:
+            found.append(kind.kind.title)
+    if status == 400:
+        found.append("or a parameter that does not validate")
+    return ", ".join(found)
 
 
 def problem_response(error: ServiceError, instance: str | None = None) -> JSONResponse:
@@ -34,13 +62,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        request.app.state.metrics.errors.labels("rest", error.kind.slug).inc()
+        request.app.state.metrics.failed("rest", error.kind.slug)
         return problem_response(error, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                           for e in error.errors())
+        request.app.state.metrics.failed("rest", BadRequest.kind.slug)
         return problem_response(BadRequest(f"invalid request: {where}"), request.url.path)
 
     @app.exception_handler(ClientDisconnect)
@@ -53,7 +82,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         # a bug of ours still answers as a problem (Starlette logs the traceback once)
-        request.app.state.metrics.errors.labels("rest", "internal").inc()
+        request.app.state.metrics.failed("rest", "internal")
         return problem_response(ServiceError(f"the server failed on this request "
                                              f"({type(error).__name__}); it is logged"),
                                 request.url.path)

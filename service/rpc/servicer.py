@@ -126,7 +126,7 @@ class EnhancerServicer:
             image, encode_s = await service.run_cpu(_image, result.image, request.format)
         except Exception as error:  # every failure is one status, never UNKNOWN
             error = _as_service_error(error, "Enhance")
-            self.metrics.errors.labels("grpc", error.kind.slug).inc()
+            self.metrics.failed("grpc", error.kind.slug)
             await _abort(context, error)
         service.metrics.frames.labels("grpc", result.status).inc()
         if (call := _CALL.get(None)) is not None:
@@ -333,7 +333,7 @@ def _gain(result: Result) -> dict:
 
 def _failure(error: ServiceError, echo: dict, service: EnhanceService) -> pb.StreamResult:
     """A refused frame: SKIPPED when the server could not take it, ERROR when it was bad."""
-    service.metrics.errors.labels("grpc", error.kind.slug).inc()
+    service.metrics.failed("grpc", error.kind.slug)
     status = (pb.StreamResult.STATUS_SKIPPED if error.kind.http_status in (429, 503) else
               pb.StreamResult.STATUS_ERROR)
     service.metrics.frames.labels("grpc", pb.StreamResult.Status.Name(status)[7:].lower()).inc()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ class Batcher:
     executor: Executor  # one thread: engine calls run one at a time, off the event loop
     max_batch: int = 8
     max_wait_s: float = 0.004
+    on_call: Callable[[int, float], None] | None = None  # (frames, seconds) of each engine call
     batches: int = 0  # engine calls made
     frames: int = 0  # frames through them
     _groups: dict[tuple[int, ...], list[_Item]] = field(default_factory=dict)
@@ -145,6 +147,8 @@ class Batcher:
         seconds = time.perf_counter() - start
         self.batches += 1
         self.frames += len(items)
+        if self.on_call is not None:
+            self.on_call(len(items), seconds)
         for item, output in zip(items, outputs, strict=True):
             if not item.future.done():
                 item.future.set_result(BatchResult(output, seconds / len(items), seconds,

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -136,7 +137,8 @@ class EnhanceService:
         self.cpu = ThreadPoolExecutor(settings.align_threads, thread_name_prefix="nightowl-cpu")
         self.batchers = {
             key: Batcher(engine, ThreadPoolExecutor(1, thread_name_prefix=f"nightowl-{key}"),
-                         settings.max_batch, settings.max_wait_ms / 1000.0)
+                         settings.max_batch, settings.max_wait_ms / 1000.0,
+                         partial(self.metrics.called, engine))
             for key, engine in engines.items() if key != "flow"}  # flow runs in align threads
         self.ready = False  # model loaded, warmed up, accepting frames
         self.draining = False
@@ -350,6 +352,7 @@ class EnhanceService:
             raise EngineFailed(f"the engine failed on a {_size(window[-1])} frame: "
                                f"{error}") from error
         done = time.perf_counter()
+        self.metrics.enhanced(self.engines[prepared.model], batch.queue_s)
         image, answer = await self.run_cpu(self._finish, batch.output, prepared.dtype,
                                            staged.grey)
         end = time.perf_counter()

@@ -11,6 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from nightowl.service.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = "1.30.0"  # the oldest API version the manifests are checked against
 MANIFESTS = sorted((ROOT / "docker" / "k8s").glob("*.yaml"))
@@ -60,6 +62,19 @@ def test_replicas_get_a_gpu_each_and_probes_on_the_health_endpoints():
     assert ports == {"http": 8000, "grpc": 50051}
     env = {e["name"]: e for e in container["env"]}
     assert env["NIGHTOWL_REPLICA_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_replicas_are_scraped_by_prometheus_without_a_key():
+    replicas = find("StatefulSet", "nightowl")
+    annotations = replicas["spec"]["template"]["metadata"]["annotations"]
+    container = only_container(replicas)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(ports["http"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+    env = {e["name"]: e for e in container["env"]}
+    assert "secretKeyRef" in env["NIGHTOWL_API_KEYS"]["valueFrom"]  # keys on: metrics opened
+    assert Settings(public_metrics=env["NIGHTOWL_PUBLIC_METRICS"]["value"]).public_metrics
 
 
 def test_replicas_run_as_the_image_user_and_keep_engines_on_a_volume():

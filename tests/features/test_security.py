@@ -9,10 +9,12 @@ import time
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
-from tests.serving import png, running, sequence
+from tests.serving import png, reflect, running, sequence
 
 FRAME = sequence(41, 0)[0]
 FILES = [("frames", ("0.png", png(FRAME), "image/png"))]
@@ -46,6 +48,37 @@ def test_api_keys_over_both_protocols(engines):
         good = (("authorization", "Bearer first-key"),)
         assert stub.Enhance(request, metadata=good).frames_used == 1
         assert len(list(stub.Stream(iter([frame_message("k", 0)]), metadata=good))) == 1
+
+
+def test_with_keys_metrics_docs_and_reflection_need_one_unless_public_and_health_never(engines):
+    key = (("authorization", "Bearer the-key"),)
+    closed = ("/metrics", "/docs", "/openapi.json")
+    for public in (False, True):
+        settings = dict(public_metrics=public, public_docs=public, public_reflection=public)
+        with running(engines, api_keys=["the-key"], **settings) as server, \
+                grpc.insecure_channel(server.target) as channel:
+            for path in ("/healthz", "/readyz", "/docs/assets/swagger-ui.css"):
+                assert httpx.get(server.url + path).status_code == 200, path
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            for path in closed:
+                anonymous = httpx.get(server.url + path)
+                assert anonymous.status_code == (200 if public else 401), (path, public)
+                assert httpx.get(server.url + path, headers=dict(key)).status_code == 200, path
+            assert httpx.get(server.url + "/docs?key=the-key").status_code == 200
+            spec = httpx.get(server.url + "/openapi.json", headers=dict(key)).json()
+            assert ("security" in spec["paths"]["/metrics"]["get"]) is not public
+            assert httpx.post(server.url + "/enhance", files=FILES).status_code == 401
+            for version in ("v1", "v1alpha"):
+                listing = reflection_pb2.ServerReflectionRequest(list_services="")
+                assert reflect(channel, version, listing, key).list_services_response.service
+                if public:
+                    assert reflect(channel, version, listing).list_services_response.service
+                    continue
+                for metadata in ((), (("authorization", "Bearer no"),)):
+                    with pytest.raises(grpc.RpcError) as caught:
+                        reflect(channel, version, listing, metadata)
+                    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, version
 
 
 def test_tls_on_both_servers(engines, tmp_path):

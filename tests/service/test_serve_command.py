@@ -97,3 +97,12 @@ def test_serve_refuses_a_public_host_without_keys():
                              "0.0.0.0"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "api_keys" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_serve_refuses_a_misspelt_variable_naming_the_setting():
+    env = {**os.environ, "NIGHTOWL_GRPC_PROT": "50052"}
+    result = subprocess.run([sys.executable, "-m", "nightowl.service.cli", "serve"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "NIGHTOWL_GRPC_PROT is not a setting: did you mean NIGHTOWL_GRPC_PORT?" in result.stderr

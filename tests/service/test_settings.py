@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from nightowl.service.errors import Unauthenticated
 from nightowl.service.serving.auth import check_bearer, key_matches
-from nightowl.service.settings import Settings
+from nightowl.service.settings import NOT_SETTINGS, Settings
 
 
 def test_defaults_and_environment(monkeypatch):
@@ -81,3 +85,36 @@ def test_the_memory_budget_defaults_to_half_the_hosts_memory(monkeypatch):
     assert Settings().memory_budget_bytes == host_memory() // 2
     monkeypatch.setenv("NIGHTOWL_MEMORY_BUDGET_BYTES", str(1 << 30))
     assert Settings().memory_budget_bytes == 1 << 30
+
+
+def test_a_misspelt_variable_is_an_error_naming_the_closest_setting(monkeypatch):
+    monkeypatch.setenv("NIGHTOWL_PROT", "9001")
+    with pytest.raises(ValidationError, match="NIGHTOWL_PROT is not a setting: did you mean "
+                                              "NIGHTOWL_PORT"):
+        Settings()
+    monkeypatch.delenv("NIGHTOWL_PROT")
+    monkeypatch.setenv("nightowl_api_key", '["k"]')  # read case-insensitively, as settings are
+    with pytest.raises(ValidationError, match=r"NIGHTOWL_API_KEY .*NIGHTOWL_API_KEYS"):
+        Settings()
+    monkeypatch.delenv("nightowl_api_key")
+    monkeypatch.setenv("NIGHTOWL_QQQQ", "1")
+    with pytest.raises(ValidationError, match=r"NIGHTOWL_QQQQ is not a setting \("):
+        Settings()
+    monkeypatch.delenv("NIGHTOWL_QQQQ")
+    monkeypatch.setenv("NIGHTOWL_REST_SERVERS", "server a:8000;")  # the router's
+    assert Settings().port == 8000
+
+
+def test_every_nightowl_variable_the_repository_names_is_a_setting_or_known_to_be_other():
+    root = Path(__file__).resolve().parents[2]
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
+                           check=True).stdout.split()
+    misspelling = {"tests/service/test_settings.py", "tests/service/test_serve_command.py"}
+    # ... and the README quotes the error: "NIGHTOWL_PROT is not a setting: ..."
+    named = {name for f in files if (root / f).is_file() and f not in misspelling
+             for name in re.findall(r"\bNIGHTOWL_[A-Z0-9_]*[A-Z0-9]\b(?! is not a setting)",
+                                    (root / f).read_text(errors="replace"))}
+    fields = {f"NIGHTOWL_{field.upper()}" for field in Settings.model_fields}
+    assert {"NIGHTOWL_PORT", "NIGHTOWL_REST_SERVERS"} <= named
+    assert named - fields - NOT_SETTINGS.keys() == set()
+    assert not fields & NOT_SETTINGS.keys()

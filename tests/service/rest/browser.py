@@ -103,15 +103,18 @@ class Page:
 
 
 @contextlib.contextmanager
-def chromium(width: int = 900, height: int = 320) -> Iterator[Page]:
-    """A headless Chromium with one blank tab, closed when the block ends."""
+def chromium(width: int = 900, height: int = 320, offline: bool = False) -> Iterator[Page]:
+    """A headless Chromium with one blank tab, closed when the block ends; ``offline``: every
+    host but 127.0.0.1 fails to resolve, as with no internet."""
     assert CHROMIUM, "chromium is not installed"
     profile = Path(tempfile.mkdtemp(prefix="nightowl-chromium-"))
     process = subprocess.Popen(
         [CHROMIUM, "--headless=new", "--remote-debugging-port=0", f"--user-data-dir={profile}",
          f"--window-size={width},{height}", "--no-first-run", "--no-default-browser-check",
          "--disable-gpu", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         *(["--no-sandbox"] if os.geteuid() == 0 else []), "about:blank"],
+         *(["--no-sandbox"] if os.geteuid() == 0 else []),
+         *(["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"] if offline else []),
+         "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     page = None
     try:

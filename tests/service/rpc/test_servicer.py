@@ -1,16 +1,18 @@
-"""gRPC against a real grpc.aio server on 127.0.0.1: unary Enhance, Stream, health, reflection."""
+"""gRPC against a real grpc.aio server on 127.0.0.1: unary Enhance, Stream, health, reflection
+(v1 and v1alpha)."""
 
 from __future__ import annotations
 
 import grpc
 import numpy as np
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
-from tests.serving import png, running, sequence, unpng
+from tests.serving import png, reflect, running, sequence, unpng
 
 OK, WARMING, SKIPPED, ERROR = (pb.StreamResult.STATUS_OK, pb.StreamResult.STATUS_WARMING_UP,
                                pb.StreamResult.STATUS_SKIPPED, pb.StreamResult.STATUS_ERROR)
@@ -124,6 +126,26 @@ def test_health_and_reflection(channel):
     (reply,) = list(reflection.ServerReflectionInfo(iter([request])))
     names = {s.name for s in reply.list_services_response.service}
     assert "nightowl.v1.Enhancer" in names and "grpc.health.v1.Health" in names
+
+
+def test_reflection_v1_and_v1alpha_list_the_services_and_v1_describes_itself(channel):
+    listing = reflection_pb2.ServerReflectionRequest(list_services="")
+    for version in ("v1", "v1alpha"):
+        names = {s.name for s in reflect(channel, version, listing).list_services_response.service}
+        assert names == {"nightowl.v1.Enhancer", "grpc.health.v1.Health",
+                         "grpc.reflection.v1.ServerReflection",
+                         "grpc.reflection.v1alpha.ServerReflection"}, version
+    for symbol, package in (("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1"),
+                            ("nightowl.v1.Enhancer", "nightowl.v1")):
+        request = reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+        reply = reflect(channel, "v1", request)
+        assert not reply.HasField("error_response"), reply.error_response
+        files = [descriptor_pb2.FileDescriptorProto.FromString(data)
+                 for data in reply.file_descriptor_response.file_descriptor_proto]
+        assert files[0].package == package
+        assert symbol.rsplit(".", 1)[1] in {service.name for service in files[0].service}
+    methods = files[0].service[0].method
+    assert {m.name for m in methods} == {"Enhance", "Stream"}
 
 
 def test_raw_1080p_frame_fits_the_message_limit(stub):

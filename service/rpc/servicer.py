@@ -146,6 +146,9 @@ class EnhancerServicer:
         try:
             self._authenticate(context)
             service = self._loaded()
+            if service.draining:  # a new stream belongs on another replica
+                raise NotReady("the server is shutting down; retry on another replica",
+                               retry_after=service.settings.retry_after_s)
         except ServiceError as error:
             await _abort(context, error)
         camera = dict(context.invocation_metadata() or ()).get("x-camera-id", "")
@@ -158,6 +161,8 @@ class EnhancerServicer:
                 async for message in answers:
                     if not await _write(context, message):  # the caller is gone: end as
                         raise asyncio.CancelledError  # cancelled, no status left to send
+            if flow.ended is not None:  # shutting down: the caller moves to another replica
+                await _abort(context, _as_service_error(flow.ended, "Stream"))
             if flow.received == 0:
                 await _abort(context, BadRequest("the stream carried no frames; send "
                                                  "StreamFrame messages, one per camera frame"))
@@ -199,8 +204,11 @@ class EnhancerServicer:
                                                     started))
                 admission.hold_until(finishing)
                 return finishing
-        except Exception as error:  # one bad frame never ends the stream
-            return flow.answer(_failure(_as_service_error(error, "Stream"), echo, service))
+        except Exception as error:  # one bad frame never ends the stream; a drain does
+            failure = _as_service_error(error, "Stream")
+            if isinstance(failure, NotReady) and service.draining:
+                flow.end(failure)  # answered SKIPPED, then the call ends UNAVAILABLE
+            return flow.answer(_failure(failure, echo, service))
 
     async def _finish(self, submission: Submission, echo: dict, output: int, decode_s: float,
                       started: float) -> pb.StreamResult:

@@ -27,6 +27,7 @@ class FrameStream(Generic[Message, Answer]):
         self.limit = limit  # frames in flight at most; beyond it :attr:`refusal` says why not
         self.busy = 0  # frames started (:meth:`start`) whose task is not done yet
         self.received = 0  # messages taken so far
+        self.ended: Exception | None = None  # why no further message is read (:meth:`end`)
         # answers not yet yielded, at most ``limit * 4`` (the reader waits for room); the end
         # of the messages is put without waiting, so a reader stopped while the consumer is
         # gone never blocks for ever
@@ -40,6 +41,11 @@ class FrameStream(Generic[Message, Answer]):
             return None
         return (f"this stream already has {self.busy} frames in flight (its limit); frame "
                 "dropped under overload")
+
+    def end(self, reason: Exception) -> None:
+        """Read no message after the one being taken; the answers taken so far still come.
+        The stream's owner ends the call with ``reason`` after them."""
+        self.ended = self.ended or reason
 
     def answer(self, value: Answer) -> asyncio.Future[Answer]:
         """An answer known at once."""
@@ -83,5 +89,7 @@ class FrameStream(Generic[Message, Answer]):
                 except BaseException:
                     self._room.release()
                     raise
+                if self.ended is not None:
+                    break
         finally:
             self._answers.put_nowait(None)

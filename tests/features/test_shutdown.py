@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import httpx
+import pytest
 
 from nightowl.service.rpc import enhance_pb2 as pb
 from nightowl.service.rpc import enhance_pb2_grpc
@@ -86,3 +87,44 @@ def test_frames_running_at_the_end_of_the_grace_period_get_a_retryable_answer(en
         assert skipped.reason.startswith("UNAVAILABLE: ") and "retry" in skipped.reason
         assert end is None or end.code() in (grpc.StatusCode.UNAVAILABLE,
                                              grpc.StatusCode.CANCELLED)
+
+
+def test_a_draining_server_ends_its_streams_and_refuses_new_ones(engines):
+    """While shutting down, a stream's next frame is answered SKIPPED and then the call ends
+    UNAVAILABLE (its client moves to another replica instead of sending into a server that
+    skips everything), and a new stream is refused UNAVAILABLE at once."""
+    sent, go_on = threading.Event(), threading.Event()
+    with running(engines, shutdown_grace_s=5) as server:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = enhance_pb2_grpc.EnhancerStub(channel)
+
+            def frames():
+                for i, frame in enumerate(FRAMES):
+                    yield pb.StreamFrame(camera_id="drained", sequence=i,
+                                         image=pb.Image(encoded=png(frame)))
+                    if i == 0:
+                        sent.set()
+                        go_on.wait(30)  # the second frame arrives while draining
+                time.sleep(30)  # more would follow: the server must end the call itself
+
+            call = stub.Stream(frames(), timeout=60)
+            first = next(call)
+            assert first.status != pb.StreamResult.STATUS_SKIPPED, first
+            # what EnhanceService.drain does first, without its wait (the servers stay up)
+            server.service.ready, server.service.draining = False, True
+            go_on.set()
+            results, end = [], None
+            try:
+                results.extend(call)
+            except grpc.RpcError as error:
+                end = error
+            assert [r.status for r in results] == [pb.StreamResult.STATUS_SKIPPED]
+            assert "shutting down" in results[0].reason
+            assert end is not None and end.code() == grpc.StatusCode.UNAVAILABLE, end
+            assert "retry on another replica" in end.details()
+            with pytest.raises(grpc.RpcError) as refused:
+                list(stub.Stream(iter([pb.StreamFrame(camera_id="late", image=pb.Image(
+                    encoded=png(FRAMES[0])))]), timeout=30))
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "shutting down" in refused.value.details()
+        server.service.ready, server.service.draining = True, False

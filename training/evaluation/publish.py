@@ -45,9 +45,10 @@ rewrites this page.
   packages (`training/synth/photos.py`, split by file hash, so no network was trained on them).
   *mono*: the first synthetic sequences again, seen by a monochrome camera under an infrared
   illuminator (`training/synth/infrared.py`: grey with IR-like contrast, light foliage, the
-  beam's falloff) with each noise model's mono twin (one noise draw per pixel, no mosaic or
-  colour gains); every method gets the grey frame on three equal channels and is scored on the
-  luma of its answer, as the server answers a grey frame.
+  beam's falloff) with each noise model's mono twin (no mosaic or colour gains; a pixel
+  without a colour filter takes the light of all three, so its noise is the mean of three
+  draws, rounded to one 8-bit value); every method gets the grey frame on three equal channels
+  and is scored on the luma of its answer, as the server answers a grey frame.
   Paired design: each clean sequence is rendered once and darkened under every condition:
   S in {{20, 22, 25, 28, 30}} x three noise models, each its own table: the paper's Eq. 6
   (sigma 2); the extended camera model (shot and read noise, colour shift, motion blur and

@@ -34,9 +34,10 @@ was drawn: a server knows only the frames (and the gain, when told).
 
 Any model can be shot by a monochrome camera (``NoiseParams.mono``, drawn with
 ``mono_probability``; ``monochrome`` turns a draw into its mono twin): the frames are grey on
-three equal channels (``training/synth/infrared.py``), and the camera has one noise draw per
-pixel, shared by the three channels, no Bayer mosaic and no colour gains. The dark frames stay
-grey through the codec.
+three equal channels (``training/synth/infrared.py``), and the camera has no Bayer mosaic and
+no colour gains; each pixel, having no colour filter, takes the light of all three filters, so
+its noise is the mean of three draws of the model's (a third of the variance), rounded to one
+8-bit value. The dark frames stay grey through the codec.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class NoiseParams:
     read: float = 0.0  # sensor: read-noise variance (units of full scale squared)
     demosaic: bool = False
     h264_crf: int = 0  # 0: no H.264
-    mono: bool = False  # a monochrome camera: grey frames, one noise draw for the 3 channels
+    mono: bool = False  # a monochrome camera: grey frames, one 8-bit value per pixel
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -178,19 +179,22 @@ def degrade(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -
 
 
 def _mono(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> np.ndarray:
-    """A monochrome camera: the noise of ``params.model`` drawn once per pixel on the first
-    channel of grey ``frames`` (..., H, W, 3), the three channels then equal until the codec."""
+    """A monochrome camera: a pixel without a colour filter takes the light that a colour
+    pixel's three filters split between them, so its noisy signal is the mean of three draws
+    of ``params.model``'s noise on grey ``frames`` (..., H, W, 3), one 8-bit value per pixel
+    (three equal channels until the codec)."""
     _check_frames(frames)
-    grey = frames[..., :1].astype(np.float32)
-    gain = np.float32(params.channel_gain[0] / params.s)
+    grey = frames.astype(np.float32)  # grey: the three channels are equal
     if params.model == "eq6":
         signal = grey * np.float32(1.0 / params.s) + _gaussian(grey.shape, params.sigma, rng)
     elif params.model == "sensor":
         signal = _poisson_gaussian(grey * np.float32(1 / (255 * params.s)), params, rng) * 255
     else:
         k = params.electrons_per_level
+        gain = np.float32(params.channel_gain[0] / params.s)
         signal = rng.poisson(grey * gain * k).astype(np.float32) / np.float32(k)
         signal += _gaussian(grey.shape, params.read_noise, rng)
+    signal = signal.mean(axis=-1, keepdims=True, dtype=np.float32)
     low = _quantise(np.repeat(signal, 3, axis=-1))
     if params.h264_crf:
         return _h264(low, params.h264_crf)

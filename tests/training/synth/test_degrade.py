@@ -184,7 +184,7 @@ def test_unknown_noise_models_are_refused_by_name():
 
 
 @pytest.mark.parametrize("model", ["eq6", "extended", "sensor"])
-def test_a_mono_camera_has_one_noise_draw_per_pixel(model):
+def test_a_mono_camera_has_one_value_per_pixel_and_the_light_of_three_filters(model):
     rng = np.random.default_rng(5)
     colour = draw_noise(NoiseConfig(model=model, demosaic_probability=1.0), rng)
     grey = monochrome(replace(colour, jpeg_quality=0, h264_crf=0, s=20.0))
@@ -193,6 +193,9 @@ def test_a_mono_camera_has_one_noise_draw_per_pixel(model):
     assert np.array_equal(low[..., 0], low[..., 1]) and np.array_equal(low[..., 0], low[..., 2])
     assert abs(low.mean() - 200 / 20 * grey.channel_gain[0]) < 0.1
     assert low[..., 0].std() > 0.3  # noisy, not flat
+    if model == "eq6":  # the mean of three draws: a third of the variance, plus rounding's
+        expected = np.sqrt(grey.sigma**2 / 3 + QUANTISATION_VARIANCE)
+        assert abs(low[..., 0].std() / expected - 1) < STD_RELATIVE_TOLERANCE
 
 
 def test_mono_frames_stay_grey_through_the_codecs():

@@ -78,7 +78,8 @@ def test_report_json_has_the_schema(quick_run):
 
 
 def test_the_mono_split_is_scored_on_grey_answers(quick_run):
-    records = [json.loads(line) for line in (quick_run / "records.jsonl").open()]
+    records = [json.loads(line)
+               for line in (quick_run / "records.jsonl").read_text().splitlines()]
     mono = {(r["noise"], r["S"], r["method"]): r for r in records if r["split"] == "mono"}
     colour = {(r["noise"], r["S"], r["method"]): r for r in records
               if r["split"] == "synthetic"}

@@ -14,16 +14,22 @@ its input scaled by gain / reference_gain, as in training: the gain told by the 
 one estimated from the window's frames (``nightowl.service.frames.exposure``), or the camera's
 estimate smoothed over time (``gain_tracker``, passed in by the caller; told gains never are).
 Other networks take frames as captured and the gain is only reported.
+
+A camera with a background memory (``frames.background``) has ``remember`` run on each prepared
+frame, in sequence order: frame T joins the memory where the alignment's flow and the memory's
+own tests say nothing moves, and each aligned frame of the input is mixed towards the memory
+by its confidence (none while the memory is young: the input is then exactly as without it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
+from nightowl.service.frames.background import BackgroundMemory, fuse, moving_pixels
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
 from nightowl.service.frames.flow_network import FlowEngine, align_with_network
 from nightowl.service.frames.layout import input_scale, network_input
@@ -41,6 +47,9 @@ class Prepared:
     frames_used: int  # distinct frames behind the result
     dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
     gain: Gain  # the gain behind the input's scale
+    scale: float = 1 / 255  # frame levels -> input (layout.input_scale)
+    moving: np.ndarray | None = None  # (H, W) bool where the alignment's flow moves, when
+    #   asked for (a camera with a memory; None: not asked, or no alignment ran)
 
 
 @dataclass(frozen=True)
@@ -71,24 +80,35 @@ class Pipeline:
         return MIN_SIZE * self.alignment.downscale
 
     def prepare(self, window: np.ndarray, told: Gain | None = None,
-                estimate: float | None = None) -> Prepared:
+                estimate: float | None = None, moving: bool = False) -> Prepared:
         """window (n, H, W, 3) uint8/uint16 RGB, oldest first, 1 <= n <= T -> Prepared.
         ``told``: the caller's or the setting's gain (None: not given); ``estimate``: the
-        camera's smoothed estimate, used when none is told (None: the window's own)."""
+        camera's smoothed estimate, used when none is told (None: the window's own);
+        ``moving``: also say where the flow moves (for :meth:`remember`)."""
         count = window.shape[0]
         if not 1 <= count <= self.frames:
             raise ValueError(f"window must hold 1 to {self.frames} frames, got {count}")
         if count < self.frames and self.uses_single(count):
             gain, scale = self.gain(window, told, self.single_reference_gain, estimate)
             return Prepared("single", network_input(window[-1:], scale), 1, window.dtype.type,
-                            gain)
+                            gain, scale)
         gain, scale = self.gain(window, told, self.multi_reference_gain, estimate)
         if count < self.frames and self.flow is not None:  # the network takes T frames
             window = np.concatenate([np.repeat(window[:1], self.frames - count, 0), window])
-        aligned = align(window, self.alignment, self.flow)
+        aligned, flows = align(window, self.alignment, self.flow)
         if len(aligned) < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
-        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain)
+        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain,
+                        scale, moving_pixels(flows[:-1]) if moving and len(flows) > 1 else None)
+
+    @staticmethod
+    def remember(prepared: Prepared, memory: BackgroundMemory, frame: np.ndarray) -> Prepared:
+        """Frame T (H, W, 3) of ``prepared`` into the camera's ``memory`` (where the flow does
+        not move), and the input mixed towards the memory where it is trusted. Call it for a
+        camera's frames one at a time, in sequence order."""
+        memory.update(frame, prepared.moving)
+        return replace(prepared, input=fuse(prepared.input, memory, np.float32(prepared.scale)),
+                       moving=None)
 
     @staticmethod
     def gain(window: np.ndarray, told: Gain | None, reference_gain: float | None,
@@ -123,16 +143,17 @@ class Pipeline:
 
 
 def align(window: np.ndarray, config: AlignmentConfig, flow: FlowEngine | None = None
-          ) -> np.ndarray:
-    """The window warped onto its newest frame: with the flow network's flows when ``flow``
-    is given, else align_to_last's. DIS aligns 16-bit frames with the flow of their top 8
-    bits (dark frames use the low levels of either depth alike); both warp at full depth."""
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The window warped onto its newest frame, and the flows that did it (T, H, W, 2): with
+    the flow network's flows when ``flow`` is given, else align_to_last's. DIS aligns 16-bit
+    frames with the flow of their top 8 bits (dark frames use the low levels of either depth
+    alike); both warp at full depth."""
     if flow is not None:
-        return align_with_network(window, flow)[0]
+        return align_with_network(window, flow)
     if window.dtype == np.uint8:
-        return align_to_last(window, config)[0]
+        return align_to_last(window, config)
     _, flows = align_to_last((window >> 8).astype(np.uint8), config)
     aligned = window.copy()
     for t in range(window.shape[0] - 1):
         aligned[t] = warp(window[t], flows[t])
-    return aligned
+    return aligned, flows

@@ -14,7 +14,9 @@ decoded elsewhere).
 Submission it returns runs the pipeline when awaited, so a stream can stage each frame as it
 arrives and finish it in a task that holds the admission (``admission.hold_until(task)``).
 Everything here runs on the server's event loop; CPU work goes to the ``cpu`` executor and
-inference to each batcher's own thread.
+inference to each batcher's own thread. A camera with a background memory (setting ``memory``)
+has its frames remembered one at a time in staging order (``_Turn``), whatever order the cpu
+threads align them in, so that its answers do not depend on timing.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, TypeVar
@@ -35,11 +38,12 @@ from nightowl.service.engines import Engine, EngineError
 from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
+from nightowl.service.frames.background import BackgroundMemory
 from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
-from nightowl.service.frames.pipeline import Pipeline
+from nightowl.service.frames.pipeline import Pipeline, Prepared
 from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
-from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers
+from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers, memory_config
 from nightowl.service.serving.images import check_size, decode, read_header
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 from nightowl.service.serving.memory import MemoryBudget, in_flight_bytes, trim
@@ -81,6 +85,33 @@ class Staged:
     newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
     #   not window[-1], which would keep the whole stacked window alive in the preview)
     grey: bool = False  # the frames came grey (replicated to RGB): the answer goes back grey
+    memory: _Turn | None = None  # the camera's background memory and this frame's turn in it;
+    #   None: memory off, or no camera
+
+
+@dataclass
+class _Turn:
+    """A frame's place in its camera memory's queue: the frame staged before it is remembered
+    first (``previous`` is done), and ``done`` is set once this one is, however it ends."""
+
+    memory: BackgroundMemory
+    previous: asyncio.Future | None
+    done: asyncio.Future
+    submitted: bool = False  # its work went to the cpu executor (``done`` follows that work)
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def release(self) -> None:
+        """Give the turn up unremembered (a failure or a cancellation before its work went
+        out): passed on once the frame before is done."""
+        if self.submitted or self.done.done():
+            return
+        if self.previous is None or self.previous.done():
+            self.finish()
+        else:
+            self.previous.add_done_callback(lambda _: self.finish())
 
 
 @dataclass(frozen=True)
@@ -128,7 +159,14 @@ class EnhanceService:
         self.pipeline = Pipeline.for_engines(engines, few_frames=settings.few_frames,
                                              alignment=AlignmentConfig())
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
-                                     settings.max_sequence_gap, settings.scene_change, clock)
+                                     settings.max_sequence_gap, settings.scene_change, clock,
+                                     memory=memory_config(settings.memory,
+                                                          settings.memory_frames,
+                                                          settings.memory_join_frames,
+                                                          multi.frames))
+        # each memory's newest turn (weak: a memory freed with its camera takes it along)
+        self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
+            weakref.WeakKeyDictionary())
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
         self.in_flight = InFlight(settings.queue_limit, settings.retry_after_s, clock=clock)
@@ -315,7 +353,16 @@ class EnhanceService:
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
-                      camera_id, frames[-1], grey)
+                      camera_id, frames[-1], grey, self._turn(pushed.memory))
+
+    def _turn(self, memory: BackgroundMemory | None) -> _Turn | None:
+        """The next place in ``memory``'s queue (staging order)."""
+        if memory is None:
+            return None
+        done = asyncio.get_running_loop().create_future()
+        turn = _Turn(memory, self._memory_tails.get(memory), done)
+        self._memory_tails[memory] = done
+        return turn
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
         """1..max_frames frames of one size, depth and kind (grey or colour), each side at least
@@ -336,12 +383,22 @@ class EnhanceService:
                            f"{self.pipeline.min_side} px")
 
     async def _enhance(self, staged: Staged) -> Result:
+        try:
+            return await self._run(staged)
+        finally:
+            if staged.memory is not None:
+                staged.memory.release()  # a frame that failed never holds its camera up
+
+    async def _run(self, staged: Staged) -> Result:
         if staged.window is None:
             return Result("skipped", staged.sequence, reason=staged.reason)
         window = staged.window
         start = time.perf_counter()
+        turn = staged.memory
         prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told,
-                                      staged.estimate)
+                                      staged.estimate, turn is not None)
+        if turn is not None:
+            prepared = await self._remember(turn, prepared, staged.newest)
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
@@ -368,6 +425,18 @@ class EnhanceService:
                               else None)
         return Result(staged.status, staged.sequence, answer, prepared.frames_used,
                       staged.reason, timings, prepared.gain)
+
+    async def _remember(self, turn: _Turn, prepared: Prepared, frame: np.ndarray) -> Prepared:
+        """``Pipeline.remember`` in the cpu executor once the frame before has been; the turn
+        passes on when the work is done, even if this frame is cancelled meanwhile (so that
+        two frames never update one memory at once)."""
+        if turn.previous is not None:
+            await asyncio.shield(turn.previous)
+        loop = asyncio.get_running_loop()
+        work: Future = self.cpu.submit(self.pipeline.remember, prepared, turn.memory, frame)
+        turn.submitted = True
+        work.add_done_callback(lambda _: loop.call_soon_threadsafe(turn.finish))
+        return await asyncio.shield(asyncio.wrap_future(work))
 
     def _finish(self, output: np.ndarray, dtype: type, grey: bool
                 ) -> tuple[np.ndarray, np.ndarray]:

@@ -64,7 +64,7 @@ def post(server, frames, data=None, **kwargs):
 
 def scaled_by_hand(engines, frames: np.ndarray, gain: float) -> np.ndarray:
     """The engine run directly on the aligned frames scaled by gain / REFERENCE_GAIN."""
-    aligned = align(frames, Pipeline().alignment)
+    aligned, _ = align(frames, Pipeline().alignment)
     batch = network_input(aligned, np.float32(gain / REFERENCE_GAIN / 255))[None]
     return Pipeline.finish(engines["multi"].run(batch)[0], np.uint8)
 

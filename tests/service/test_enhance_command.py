@@ -11,6 +11,9 @@ import pytest
 
 from nightowl.service.cli import main
 from nightowl.service.modelrepo.files import DEFAULT_MODELS_DIR, MANIFEST
+from nightowl.training.synth.degrade import eq6
+from nightowl.training.synth.long_scenes import LongConfig, render_long
+from nightowl.training.synth.scenes import SceneConfig
 from tests.serving import png, running, sequence, unpng
 
 
@@ -36,6 +39,28 @@ def test_image_sequence_matches_the_server(engines, frames, tmp_path):
             reply = httpx.post(server.url + "/enhance", params={"camera_id": "offline"},
                                files=[("frames", ("f.png", png(frame), "image/png"))])
             assert np.array_equal(unpng(reply.content), unpng(written[t].read_bytes())), t
+
+
+def test_memory_on_a_sequence_matches_the_server_with_memory(engines, tmp_path):
+    clean = render_long(LongConfig(frames=10, scene=SceneConfig(width=64, height=48),
+                                   gap=(10**6, 10**6), park=None, light_drift=0.0),
+                        np.random.default_rng([78, 0])).clean
+    street = eq6(clean, 20.0, 2.0, np.random.default_rng(0))
+    source = tmp_path / "in"
+    source.mkdir()
+    for t, frame in enumerate(street):
+        (source / f"frame{t:03d}.png").write_bytes(png(frame))
+    for flag, out in (("--memory", "with"), ("--no-memory", "without")):
+        assert main(["enhance", str(source), "--out", str(tmp_path / out), flag]) == 0
+    written = [unpng(p.read_bytes()) for p in sorted((tmp_path / "with").iterdir())]
+    without = [unpng(p.read_bytes()) for p in sorted((tmp_path / "without").iterdir())]
+    assert all(np.array_equal(a, b) for a, b in zip(written[:4], without[:4], strict=True))
+    assert not np.array_equal(written[-1], without[-1])  # the memory is used once it knows more
+    with running(engines, memory=True) as server:
+        for t, frame in enumerate(street):
+            reply = httpx.post(server.url + "/enhance", params={"camera_id": "offline"},
+                               files=[("frames", ("f.png", png(frame), "image/png"))])
+            assert np.array_equal(unpng(reply.content), written[t]), t
 
 
 def test_grey_sequence_writes_grey_pngs_as_the_server_answers(engines, frames, tmp_path):

@@ -118,3 +118,11 @@ def test_every_nightowl_variable_the_repository_names_is_a_setting_or_known_to_b
     assert {"NIGHTOWL_PORT", "NIGHTOWL_REST_SERVERS"} <= named
     assert named - fields - NOT_SETTINGS.keys() == set()
     assert not fields & NOT_SETTINGS.keys()
+
+
+def test_memory_is_off_by_default_and_its_join_fits_its_length(monkeypatch):
+    assert not Settings().memory
+    monkeypatch.setenv("NIGHTOWL_MEMORY", "true")
+    assert Settings().memory and Settings().memory_frames == 256
+    with pytest.raises(ValidationError, match="memory_join_frames"):
+        Settings(memory_frames=16, memory_join_frames=30)

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 
 from nightowl.service.errors import BadImage, BadRequest, NotReady, Overloaded
+from nightowl.service.frames.background import BackgroundMemory
 from nightowl.service.serving.enhance_service import EnhanceService, FrameRequest
+from nightowl.training.synth.degrade import eq6
+from nightowl.training.synth.long_scenes import LongConfig, render_long
+from nightowl.training.synth.scenes import SceneConfig
 from tests.serving import sequence, service_settings
 
 
@@ -114,3 +118,59 @@ def test_a_camera_keeps_its_latest_pair_by_reference_until_its_buffer_goes(engin
     assert kept.input is frames[-1] and kept.output is results[-1].image  # no copies
     assert kept.sequence == 3 and kept.gain == results[-1].gain.value and not kept.jpegs
     assert [c["id"] for c in listed] == ["cam"] and not still
+
+
+def static_street(index: int, frames: int = 12) -> list[np.ndarray]:
+    """Dark frames of a generator street with no traffic (what a memory learns quickly)."""
+    config = LongConfig(frames=max(frames, 8), scene=SceneConfig(width=64, height=48),
+                        gap=(10**6, 10**6), park=None, light_drift=0.0)
+    clean = render_long(config, np.random.default_rng([77, index])).clean[:frames]
+    return list(eq6(clean, 20.0, 2.0, np.random.default_rng(index)))
+
+
+def camera_results(engines, cameras: dict[str, list[np.ndarray]], interleaved: bool,
+                   **overrides) -> dict[str, list[bytes]]:
+    """Each camera's answers, its frames submitted camera after camera or interleaved, all
+    awaited together (so the cpu threads finish them in any order)."""
+    async def work(service):
+        order = [(c, t) for c in cameras for t in range(len(cameras[c]))]
+        if interleaved:
+            order.sort(key=lambda item: item[1])
+        submissions = {(c, t): service.submit(FrameRequest([cameras[c][t]], c, t))
+                       for c, t in order}
+        results = dict(zip(submissions, await asyncio.gather(*submissions.values()),
+                           strict=True))
+        return {c: [results[c, t].image.tobytes() for t in range(len(cameras[c]))]
+                for c in cameras}
+
+    return with_service(engines, work, align_threads=2, **overrides)
+
+
+def test_memory_is_exact_across_interleaved_cameras_and_young_memory_changes_nothing(engines):
+    cameras = {f"cam-{i}": static_street(i) for i in range(3)}
+    alone = camera_results(engines, cameras, False, memory=True)
+    mixed = camera_results(engines, cameras, True, memory=True)
+    without = camera_results(engines, cameras, True)
+    assert mixed == alone  # each memory learns its frames in sequence order, whatever the timing
+    for camera in cameras:
+        # up to T frames the memory knows no more than the window: served exactly as without
+        assert alone[camera][:4] == without[camera][:4]
+        assert alone[camera][6:] != without[camera][6:]  # then it is used
+
+
+def test_a_camera_memory_goes_with_its_buffer(engines):
+    frames = static_street(5, 6)
+
+    async def work(service):
+        owner = object()
+        for t, frame in enumerate(frames):
+            await service.submit(FrameRequest([frame], "cam", t, owner=owner))
+        memory = service.buffers.push("cam", frames[-1], 6, owner).memory  # (not remembered)
+        held = memory.frames_seen, memory.nbytes()
+        del memory
+        service.release_owner(owner)
+        return held, len(service._memory_tails), "cam" in service.buffers
+
+    (seen, size), tails, still = with_service(engines, work, memory=True)
+    assert seen == 6 and size == BackgroundMemory.bytes_for(64, 48)
+    assert tails == 0 and not still  # freed with the camera

@@ -52,6 +52,7 @@ _BIN_EVERY = 8  # frames between recomputing each pixel's noise bin
 _GREY = np.full((1, 3), 1 / 3, np.float32)  # cv2.transform matrix: RGB -> channel mean
 _LEARN_MIN_COUNT = 8  # pixels averaged over at least this many frames teach the noise
 _LEARN_RATE = 0.1  # weight of one frame's residuals in the noise tables
+_LEARN_CLIP = 4.0  # residuals beyond this many stds teach no noise
 _THUMB = 8  # px: the light-change ratio is read on blocks of this side
 BYTES_PER_PIXEL = 12 + 6 + 2 + 2 + 1 + 4 + 1  # mean, candidate, count, age, candidate count,
 #   smoothed residual, noise bin
@@ -148,6 +149,8 @@ class BackgroundMemory:
             self._bins = self._bins_of()
         d = cv2.subtract(x, self._mean)  # (H, W, 3)
         grey_d = cv2.transform(d, _GREY)  # (H, W)
+        if self.frames_seen == 2:  # the noise, first read from the first two frames' difference
+            self._calibrate(grey_d, moving)
         # in units of the noise the difference has (the frame's, and the memory's own 1 / N)
         u = grey_d * self._inv_std[self._bins]
         u *= self._shrink[self._count]
@@ -158,7 +161,8 @@ class BackgroundMemory:
         changed = np.abs(u) > limit
         changed |= np.abs(local) > limit * self._box_std
         changed |= energy > self._energy_limit
-        if (changed if moving is None else changed & ~moving).mean() > self.config.reset_fraction:
+        if (self.frames_seen > 2 and (changed if moving is None else changed & ~moving).mean()
+                > self.config.reset_fraction):
             self.resets += 1
             return self._start(x, frame.dtype, self.resets)
         step = local - self._residual
@@ -167,7 +171,7 @@ class BackgroundMemory:
             step[moving] = 0
         self._residual += step
         changed |= np.abs(self._residual) > limit * self._box_std * _RESIDUAL_STD
-        self._learn_noise(grey_d, local, changed)
+        self._learn_noise(grey_d, u, local, moving)
         if moving is not None:
             changed |= moving
         static = ~changed
@@ -194,7 +198,9 @@ class BackgroundMemory:
         self._candidate_count = np.zeros((height, width), np.uint8)
         self._residual = np.zeros((height, width), np.float32)
         self._bins = self._bins_of()
-        self._var_pixel = np.full(BINS, _noise_variance(cv2.transform(x, _GREY)), np.float32)
+        self._floor = np.float32((self._unit / 3) ** 2)  # smallest noise variance learnt
+        self._var_pixel = np.full(BINS, max(_noise_variance(cv2.transform(x, _GREY)),
+                                            self._floor), np.float32)
         self._learnt = np.zeros(BINS, bool)  # bins whose noise has been measured
         self._inv_std = 1 / np.sqrt(self._var_pixel)
         box = self.config.box
@@ -246,14 +252,38 @@ class BackgroundMemory:
         ratio = min(max(ratio, 1 - self.config.drift), 1 + self.config.drift)
         self._mean *= np.float32(ratio)
 
-    def _learn_noise(self, grey_d: np.ndarray, local: np.ndarray, changed: np.ndarray) -> None:
-        """Each level bin's noise variance, from the residuals of unchanged, settled pixels
-        (every 4th row of a large frame: plenty of samples, a quarter of the work), and the
-        std of a box mean of the normalised residual; a bin with too few samples so far takes
-        the straight line through the learnt ones (shot noise grows linearly with the level)."""
+    def _calibrate(self, grey_d: np.ndarray, moving: np.ndarray | None) -> None:
+        """Each bin's noise variance from frame 2 minus frame 1 (half its variance), where the
+        flow does not move, its largest 1% left out (what changed between the two)."""
+        use = np.ones(grey_d.shape, bool) if moving is None else ~moving
+        values = grey_d[use] ** 2 / 2
+        if values.size < 64:
+            return
+        values = np.minimum(values, np.percentile(values, 99))
+        bins = self._bins[use]
+        total = np.bincount(bins, minlength=BINS).astype(np.float32)
+        sums = np.bincount(bins, weights=values, minlength=BINS)
+        seen = total >= 16
+        floor = self._floor
+        overall = max(float(values.mean()), floor)
+        self._var_pixel[:] = overall
+        self._var_pixel[seen] = np.maximum(sums[seen] / total[seen], floor)
+        self._inv_std = (1 / np.sqrt(self._var_pixel)).astype(np.float32)
+
+    def _learn_noise(self, grey_d: np.ndarray, u: np.ndarray, local: np.ndarray,
+                     moving: np.ndarray | None) -> None:
+        """Each level bin's noise variance, from the residuals of settled pixels that do not
+        move (every 4th row of a large frame: plenty of samples, a quarter of the work), and the
+        std of a box mean of the normalised residual. Residuals beyond :data:`_LEARN_CLIP`
+        stds are left out, not those the tests call changed: a codec's noise (most residuals 0,
+        a few large) would otherwise teach a noise that shrinks with every frame. A bin with
+        too few samples so far takes the straight line through the learnt ones (shot noise
+        grows linearly with the level); the noise is floored at a third of an 8-bit level."""
         rows = slice(0, None, 4 if grey_d.size > 1 << 18 else 1)
         count = self._count[rows]
-        use = ~changed[rows] & (count >= _LEARN_MIN_COUNT)
+        use = (count >= _LEARN_MIN_COUNT) & (np.abs(u[rows]) < _LEARN_CLIP)
+        if moving is not None:
+            use &= ~moving[rows]
         if use.sum() < 256:
             return
         bins = self._bins[rows][use]
@@ -270,9 +300,14 @@ class BackgroundMemory:
             slope, offset = np.polyfit(levels, table[self._learnt], 1)
             line = offset + slope * _BIN_LEVELS[~self._learnt]
             table[~self._learnt] = np.maximum(line, table[self._learnt].min())
+        np.maximum(table, self._floor, out=table)
         self._inv_std = (1 / np.sqrt(table)).astype(np.float32)
-        spread = float(np.sqrt(np.mean(local[rows][use] ** 2)))
-        self._box_std += rate * (np.float32(spread) - self._box_std)
+        near = local[rows][use]
+        near = near[np.abs(near) < _LEARN_CLIP * self._box_std]
+        if near.size:
+            spread = float(np.sqrt(np.mean(near ** 2)))
+            self._box_std += rate * (np.float32(spread) - self._box_std)
+            self._box_std = max(self._box_std, np.float32(1 / self.config.box))
 
     def _collect(self, x: np.ndarray, changed: np.ndarray, moving: np.ndarray | None) -> None:
         """Pixels that changed, or hold a candidate, and do not move build the candidate
@@ -309,24 +344,34 @@ class BackgroundMemory:
         merged = (old * count[:, None] + candidate * n[:, None]) / (count + n)[:, None]
         self._mean[ys, xs] = np.where(agrees[:, None], merged, candidate)
         self._residual[ys, xs] = 0  # the old background's residual says nothing of the new
-        total = np.where(agrees, np.minimum(count + n, self.config.max_frames), n)
+        # merged: the candidate's frames that agreed are in the memory already, so the memory
+        # counts as many frames as the larger of the two, and its age goes on
+        total = np.where(agrees, np.maximum(count, n), n)
         self._count[ys, xs] = total.astype(np.uint16)
-        age = self._age[ys, xs].astype(np.float32)
-        self._age[ys, xs] = np.where(agrees, np.minimum(age + n, 65535), n).astype(np.uint16)
+        age = self._age[ys, xs]
+        self._age[ys, xs] = np.where(agrees, age, n.astype(np.uint16))
 
 
 def fuse(planes: np.ndarray, memory: BackgroundMemory, scale: np.float32) -> np.ndarray:
     """A window's network input (3T, H, W) float32 (``layout.network_input`` at ``scale``)
-    with each aligned frame mixed towards the memory by its confidence: the input itself
-    (not a copy) where the memory trusts no pixel, so a camera without memory yet is served
-    exactly as without one."""
+    mixed towards the camera's memory by its confidence (:func:`mix`): the input itself (not a
+    copy) where the memory trusts no pixel, so a camera without memory yet is served exactly
+    as without one."""
     confidence = memory.confidence
     if planes.shape[1:] != confidence.shape or not confidence.any():
         return planes
-    background = memory.mean.transpose(2, 0, 1) * scale  # (3, H, W)
+    return mix(planes, memory.mean, confidence, scale)
+
+
+def mix(planes: np.ndarray, background: np.ndarray, confidence: np.ndarray,
+        scale: np.float32) -> np.ndarray:
+    """(3T, H, W) network input with each aligned frame moved towards ``background`` (H, W, 3)
+    in frame levels by ``confidence`` (H, W) in [0, 1]: frame + c (background - frame), the
+    background scaled as the frames are. Serving mixes the running memory in with it, and
+    training its simulation, so the networks see what they are served."""
     frames = planes.shape[0] // 3
     mixed = planes.reshape(frames, 3, *confidence.shape).copy()
-    mixed += (background[None] - mixed) * confidence
+    mixed += (background.transpose(2, 0, 1)[None] * np.float32(scale) - mixed) * confidence
     return mixed.reshape(planes.shape)
 
 

@@ -354,25 +354,30 @@ class BackgroundMemory:
 
 def fuse(planes: np.ndarray, memory: BackgroundMemory, scale: np.float32) -> np.ndarray:
     """A window's network input (3T, H, W) float32 (``layout.network_input`` at ``scale``)
-    mixed towards the camera's memory by its confidence (:func:`mix`): the input itself (not a
-    copy) where the memory trusts no pixel, so a camera without memory yet is served exactly
-    as without one."""
+    mixed, in place, towards the camera's memory by its confidence (:func:`mix`); left as it is
+    where the memory trusts no pixel, so a camera without memory yet is served exactly as
+    without one."""
     confidence = memory.confidence
     if planes.shape[1:] != confidence.shape or not confidence.any():
         return planes
-    return mix(planes, memory.mean, confidence, scale)
+    return mix(planes, memory.mean, confidence, scale, out=planes)
 
 
 def mix(planes: np.ndarray, background: np.ndarray, confidence: np.ndarray,
-        scale: np.float32) -> np.ndarray:
+        scale: np.float32, out: np.ndarray | None = None) -> np.ndarray:
     """(3T, H, W) network input with each aligned frame moved towards ``background`` (H, W, 3)
-    in frame levels by ``confidence`` (H, W) in [0, 1]: frame + c (background - frame), the
-    background scaled as the frames are. Serving mixes the running memory in with it, and
-    training its simulation, so the networks see what they are served."""
+    in frame levels by ``confidence`` (H, W) in [0, 1]: (1 - c) frame + c background, the
+    background scaled as the frames are; into ``out`` (``planes`` itself for in place), else a
+    new array. Serving mixes the running memory in with it, and training its simulation, so
+    the networks see what they are served."""
     frames = planes.shape[0] // 3
-    mixed = planes.reshape(frames, 3, *confidence.shape).copy()
-    mixed += (background.transpose(2, 0, 1)[None] * np.float32(scale) - mixed) * confidence
-    return mixed.reshape(planes.shape)
+    height, width = confidence.shape
+    keep = np.float32(1) - confidence
+    weighted = cv2.multiply(background, cv2.merge([confidence] * 3), scale=float(scale))
+    result = np.multiply(planes, keep, out=out)  # (3T, H, W)
+    result = result.reshape(frames, 3, height, width)
+    result += weighted.transpose(2, 0, 1)[None]
+    return result.reshape(planes.shape)
 
 
 def moving_pixels(flows: np.ndarray, threshold: float = 0.25) -> np.ndarray:

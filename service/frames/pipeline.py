@@ -104,8 +104,9 @@ class Pipeline:
     @staticmethod
     def remember(prepared: Prepared, memory: BackgroundMemory, frame: np.ndarray) -> Prepared:
         """Frame T (H, W, 3) of ``prepared`` into the camera's ``memory`` (where the flow does
-        not move), and the input mixed towards the memory where it is trusted. Call it for a
-        camera's frames one at a time, in sequence order."""
+        not move), and the input mixed towards the memory where it is trusted (in place: the
+        returned Prepared holds ``prepared``'s input array). Call it for a camera's frames one
+        at a time, in sequence order."""
         memory.update(frame, prepared.moving)
         return replace(prepared, input=fuse(prepared.input, memory, np.float32(prepared.scale)),
                        moving=None)

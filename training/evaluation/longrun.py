@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -141,7 +141,8 @@ class LongEvaluator:
         for t in range(count):
             window = low[max(0, t - 3):t + 1]
             prepared = self.pipeline.prepare(window, told, None, moving=True)
-            remembered = self.pipeline.remember(prepared, memory, low[t])
+            copy = replace(prepared, input=prepared.input.copy())  # (mixed in place)
+            remembered = self.pipeline.remember(copy, memory, low[t])
             if not self._measured(seq, t):
                 continue
             truth = seq.clean[t].astype(np.float32) / 255

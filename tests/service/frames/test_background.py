@@ -159,7 +159,7 @@ def test_fuse_leaves_a_young_memory_untouched(empty_street):
         memory.update(frame)
         assert fuse(planes, memory, np.float32(1 / 255)) is planes
     memory.update(frames[4])
-    fused = fuse(planes, memory, np.float32(1 / 255))
+    fused = fuse(planes.copy(), memory, np.float32(1 / 255))  # (in place)
     weight = memory.confidence
     assert (weight == 5 / 9).mean() > 0.95  # N / (N + T) where the frame agrees with it
     expected = planes[0] + (memory.mean[..., 0] / 255 - planes[0]) * weight

@@ -2,7 +2,8 @@
 server's pipeline.
 
 Frames go through the same per-camera buffer (resets on a scene change or a new size), the same
-background memory when it is on (``--memory`` or NIGHTOWL_MEMORY), the same alignment and the
+background memory when it is on (``--background-memory`` or NIGHTOWL_BACKGROUND_MEMORY), the same
+alignment and the
 same engines, loaded from the same settings (``NIGHTOWL_*``; ``--model`` and
 ``--backend`` on top), as a camera streaming to ``nightowl serve``. Videos and streams come in
 through FFmpeg (``nightowl.service.video``) and go out as H.264 with the input's timestamps;
@@ -43,10 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "NIGHTOWL_MODEL)")
     parser.add_argument("--backend", help="auto, onnxruntime-cpu, onnxruntime-cuda, "
                         "onnxruntime-tensorrt or tensorrt (default auto; env NIGHTOWL_BACKEND)")
-    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
+    parser.add_argument("--background-memory", action=argparse.BooleanOptionalAction,
+                        default=None,
                         help="keep the camera's background memory (what does not move, over "
                         "hundreds of frames) and use it where it is trusted (default: "
-                        "NIGHTOWL_MEMORY, else off)")
+                        "NIGHTOWL_BACKGROUND_MEMORY, else off)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an "
                         "input to open, and then for each read (default 10)")
     parser.add_argument("--reconnects", type=int, default=5, help="times a stream that stops "
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace, fail) -> int:
     from nightowl.service.frames.exposure import check_gain, told_gain
     from nightowl.service.frames.mono import luma, replicate
     from nightowl.service.frames.pipeline import Pipeline
-    from nightowl.service.serving.buffers import CameraBuffers, memory_config
+    from nightowl.service.serving.buffers import CameraBuffers, background_config
     from nightowl.service.settings import from_options
     from nightowl.service.video import VideoError
 
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace, fail) -> int:
         if path is not None and path.suffix and path.suffix.lower() not in VIDEO_SUFFIXES:
             fail(f"{path}: write a folder or a video ({', '.join(VIDEO_SUFFIXES)})")
     settings = from_options({"model": args.model, "backend": args.backend,
-                             "memory": args.memory}, fail)
+                             "background_memory": args.background_memory}, fail)
     try:
         told = told_gain(check_gain(args.gain, "--gain"), settings.gain)
     except ServiceError as error:
@@ -109,10 +111,10 @@ def run(args: argparse.Namespace, fail) -> int:
                 segment = part
                 buffers = CameraBuffers(engine.frames, 1, float("inf"),
                                         settings.max_sequence_gap, settings.scene_change,
-                                        memory=memory_config(settings.memory,
-                                                             settings.memory_frames,
-                                                             settings.memory_join_frames,
-                                                             engine.frames))
+                                        background=background_config(
+                                            settings.background_memory,
+                                            settings.background_memory_frames,
+                                            settings.background_join_frames, engine.frames))
             if min(frame.shape[:2]) < pipeline.min_side:
                 fail(f"{name}: frames must be at least {pipeline.min_side} px on each side")
             grey = frame.ndim == 2
@@ -123,9 +125,10 @@ def run(args: argparse.Namespace, fail) -> int:
                 fail(f"{name}: {error.detail}")
             estimate = (pushed.gain.push(rgb) if told is None and pipeline.estimates
                         and pushed.gain is not None else None)
-            prepared = pipeline.prepare(pushed.window, told, estimate, pushed.memory is not None)
-            if pushed.memory is not None:
-                prepared = pipeline.remember(prepared, pushed.memory, rgb)
+            memory = pushed.background
+            prepared = pipeline.prepare(pushed.window, told, estimate, memory is not None)
+            if memory is not None:
+                prepared = pipeline.remember(prepared, memory, rgb)
             output = engines[prepared.model].run(prepared.input[None])[0]
             enhanced = pipeline.finish(output, prepared.dtype)
             enhanced = luma(enhanced) if grey else enhanced

@@ -55,13 +55,14 @@ class Settings(BaseSettings):
     scene_change: float = Field(0.27, gt=0)  # relative grey difference that resets a buffer
     # --- background memory (frames.background): each camera's long-term estimate of what does
     #     not move, kept next to its buffer and freed with it
-    memory: bool = False  # keep a memory per camera (REST camera_id and gRPC streams alike) and
-    #   mix it into the network input where it is trusted; off: every frame from T frames alone
-    memory_frames: int = Field(256, ge=2, le=65535)  # most frames a static pixel averages (its
-    #   noise falls as 1 / sqrt(N)); then an exponential average of weight 1 / N
-    memory_join_frames: int = Field(30, ge=2, le=255)  # frames a changed pixel (a car that
-    #   parks, the road a car left) must stay the same to join the memory; not yet joined, the
-    #   memory is not used there
+    background_memory: bool = False  # keep a memory per camera (REST camera_id and gRPC
+    #   streams alike) and mix it into the network input where it is trusted; off: every
+    #   frame from T frames alone
+    background_memory_frames: int = Field(256, ge=2, le=65535)  # most frames a static pixel
+    #   averages (its noise falls as 1 / sqrt(N)); then an exponential average of weight 1 / N
+    background_join_frames: int = Field(30, ge=2, le=255)  # frames a changed pixel (a car
+    #   that parks, the road a car left) must stay the same to join the memory; not yet
+    #   joined, the memory is not used there
     # --- batching and admission
     max_batch: int = Field(8, ge=1)  # frames in one engine call
     max_wait_ms: float = Field(4.0, ge=0)  # longest a frame waits for others to fill a batch
@@ -125,9 +126,10 @@ class Settings(BaseSettings):
             raise ValueError("require_gpu (NIGHTOWL_REQUIRE_GPU) is true but backend is "
                              "onnxruntime-cpu: name a GPU backend or auto, or turn "
                              "require_gpu off")
-        if self.memory_join_frames > self.memory_frames:
-            raise ValueError(f"memory_join_frames ({self.memory_join_frames}) must not exceed "
-                             f"memory_frames ({self.memory_frames})")
+        if self.background_join_frames > self.background_memory_frames:
+            raise ValueError(f"background_join_frames ({self.background_join_frames}) must not "
+                             f"exceed background_memory_frames "
+                             f"({self.background_memory_frames})")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be set together (PEM files), got only "
                              f"{'tls_cert' if self.tls_cert else 'tls_key'}")

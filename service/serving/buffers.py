@@ -14,7 +14,7 @@ For each camera the buffer keeps the newest ``frames`` frames in sequence order.
 - one owner at a time: a camera held by one stream is refused to any other caller (CameraBusy)
   until that stream releases it, which also frees its buffer.
 Each buffer holds the camera's GainTracker (its estimated gain smoothed over time) and, when
-``memory`` is set, its BackgroundMemory (``frames.background``: what does not move, over up to
+``background`` is set, its BackgroundMemory (``frames.background``: what does not move, over up to
 hundreds of frames), both made anew whenever the buffer (re)starts, so a new scene never
 inherits the old one's gain or background, and freed with the buffer.
 Used from one thread (the server's event loop): no locks.
@@ -50,7 +50,7 @@ class _Camera:
     gain: GainTracker  # this buffer's estimated gains
     owner: object | None = None  # the stream holding the camera; None: free
     grey: bool = False  # its frames came grey (replicated to RGB)
-    memory: BackgroundMemory | None = None  # its background; None: memory off
+    background: BackgroundMemory | None = None  # its background memory; None: off
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class Push:
     window: np.ndarray | None = None  # (n, H, W, 3) oldest first, n <= T; None unless buffered
     reset: str = ""  # why the buffer restarted with this frame, or ""
     gain: GainTracker | None = None  # the buffer's gain tracker; None unless buffered
-    memory: BackgroundMemory | None = None  # the buffer's background memory; None unless
-    #   buffered with memory on
+    background: BackgroundMemory | None = None  # the buffer's background memory; None unless
+    #   buffered with it on
 
 
 @dataclass
@@ -74,7 +74,7 @@ class CameraBuffers:
     max_gap: int = 2  # missing sequence numbers tolerated without a reset
     scene_change: float = 0.27  # mean |grey difference| / mean grey level that resets
     clock: Callable[[], float] = time.monotonic
-    memory: MemoryConfig | None = None  # each buffer's background memory; None: none
+    background: MemoryConfig | None = None  # each buffer's background memory; None: none
     _cameras: dict[str, _Camera] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -85,8 +85,11 @@ class CameraBuffers:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the frames held in every camera's buffer."""
-        return sum(frame.nbytes for camera in self._cameras.values() for frame in camera.frames)
+        """Bytes of the frames held in every camera's buffer, and of their background
+        memories."""
+        return sum(sum(frame.nbytes for frame in camera.frames)
+                   + (camera.background.nbytes() if camera.background is not None else 0)
+                   for camera in self._cameras.values())
 
     def push(self, camera_id: str, frame: np.ndarray, sequence: int | None = None,
              owner: object | None = None, grey: bool = False) -> Push:
@@ -117,7 +120,7 @@ class CameraBuffers:
         camera.sequence = sequence
         camera.thumb = _thumbnail(frame)
         return Push("buffered", sequence, np.stack(camera.frames), gain=camera.gain,
-                    memory=camera.memory)
+                    background=camera.background)
 
     def newest(self, camera_id: str) -> int | None:
         """The newest buffered sequence number of ``camera_id`` (None: no buffer)."""
@@ -146,11 +149,11 @@ class CameraBuffers:
                                  f"{self.max_cameras} cameras (an idle camera is dropped after "
                                  f"{self.idle_s:g} s)", retry_after=max(1, round(self.idle_s)))
         sequence = 0 if sequence is None else sequence
-        memory = None if self.memory is None else BackgroundMemory(self.memory)
+        memory = None if self.background is None else BackgroundMemory(self.background)
         camera = _Camera(deque([frame], maxlen=self.frames), _thumbnail(frame), sequence, now,
-                         owner=owner, gain=GainTracker(self.frames), grey=grey, memory=memory)
+                         owner=owner, gain=GainTracker(self.frames), grey=grey, background=memory)
         self._cameras[camera_id] = camera
-        return Push("buffered", sequence, frame[None], reset, camera.gain, camera.memory)
+        return Push("buffered", sequence, frame[None], reset, camera.gain, camera.background)
 
     def _reset_reason(self, camera: _Camera, frame: np.ndarray, sequence: int,
                       grey: bool) -> str:
@@ -172,10 +175,11 @@ class CameraBuffers:
         return ""
 
 
-def memory_config(memory: bool, frames: int, join_frames: int,
-                  window: int) -> MemoryConfig | None:
-    """The cameras' background memory the settings (memory, memory_frames, memory_join_frames)
-    ask for, trusted against the model's T = ``window`` frames; None: off."""
+def background_config(memory: bool, frames: int, join_frames: int,
+                      window: int) -> MemoryConfig | None:
+    """The cameras' background memory the settings (background_memory,
+    background_memory_frames, background_join_frames) ask for, trusted against the model's
+    T = ``window`` frames; None: off."""
     if not memory:
         return None
     return MemoryConfig(max_frames=frames, join_frames=join_frames, window=window)

@@ -14,9 +14,9 @@ decoded elsewhere).
 Submission it returns runs the pipeline when awaited, so a stream can stage each frame as it
 arrives and finish it in a task that holds the admission (``admission.hold_until(task)``).
 Everything here runs on the server's event loop; CPU work goes to the ``cpu`` executor and
-inference to each batcher's own thread. A camera with a background memory (setting ``memory``)
-has its frames remembered one at a time in staging order (``_Turn``), whatever order the cpu
-threads align them in, so that its answers do not depend on timing.
+inference to each batcher's own thread. A camera with a background memory (setting
+``background_memory``) has its frames remembered one at a time in staging order (``_Turn``),
+whatever order the cpu threads align them in, so that its answers do not depend on timing.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline, Prepared
 from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
-from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers, memory_config
+from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers, background_config
 from nightowl.service.serving.images import check_size, decode, read_header
 from nightowl.service.serving.limits import Admission, InFlight, RateLimiter
 from nightowl.service.serving.memory import MemoryBudget, in_flight_bytes, trim
@@ -85,8 +85,8 @@ class Staged:
     newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
     #   not window[-1], which would keep the whole stacked window alive in the preview)
     grey: bool = False  # the frames came grey (replicated to RGB): the answer goes back grey
-    memory: _Turn | None = None  # the camera's background memory and this frame's turn in it;
-    #   None: memory off, or no camera
+    background: _Turn | None = None  # the camera's background memory and this frame's turn
+    #   in it; None: memory off, or no camera
 
 
 @dataclass
@@ -160,10 +160,10 @@ class EnhanceService:
                                              alignment=AlignmentConfig())
         self.buffers = CameraBuffers(multi.frames, settings.max_cameras, settings.camera_idle_s,
                                      settings.max_sequence_gap, settings.scene_change, clock,
-                                     memory=memory_config(settings.memory,
-                                                          settings.memory_frames,
-                                                          settings.memory_join_frames,
-                                                          multi.frames))
+                                     background=background_config(
+                                         settings.background_memory,
+                                         settings.background_memory_frames,
+                                         settings.background_join_frames, multi.frames))
         # each memory's newest turn (weak: a memory freed with its camera takes it along)
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
             weakref.WeakKeyDictionary())
@@ -353,7 +353,7 @@ class EnhanceService:
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
-                      camera_id, frames[-1], grey, self._turn(pushed.memory))
+                      camera_id, frames[-1], grey, self._turn(pushed.background))
 
     def _turn(self, memory: BackgroundMemory | None) -> _Turn | None:
         """The next place in ``memory``'s queue (staging order)."""
@@ -386,15 +386,15 @@ class EnhanceService:
         try:
             return await self._run(staged)
         finally:
-            if staged.memory is not None:
-                staged.memory.release()  # a frame that failed never holds its camera up
+            if staged.background is not None:
+                staged.background.release()  # a frame that failed never holds its camera up
 
     async def _run(self, staged: Staged) -> Result:
         if staged.window is None:
             return Result("skipped", staged.sequence, reason=staged.reason)
         window = staged.window
         start = time.perf_counter()
-        turn = staged.memory
+        turn = staged.background
         prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told,
                                       staged.estimate, turn is not None)
         if turn is not None:

@@ -50,13 +50,14 @@ def test_memory_on_a_sequence_matches_the_server_with_memory(engines, tmp_path):
     source.mkdir()
     for t, frame in enumerate(street):
         (source / f"frame{t:03d}.png").write_bytes(png(frame))
-    for flag, out in (("--memory", "with"), ("--no-memory", "without")):
+    for flag, out in (("--background-memory", "with"),
+                      ("--no-background-memory", "without")):
         assert main(["enhance", str(source), "--out", str(tmp_path / out), flag]) == 0
     written = [unpng(p.read_bytes()) for p in sorted((tmp_path / "with").iterdir())]
     without = [unpng(p.read_bytes()) for p in sorted((tmp_path / "without").iterdir())]
     assert all(np.array_equal(a, b) for a, b in zip(written[:4], without[:4], strict=True))
     assert not np.array_equal(written[-1], without[-1])  # the memory is used once it knows more
-    with running(engines, memory=True) as server:
+    with running(engines, background_memory=True) as server:
         for t, frame in enumerate(street):
             reply = httpx.post(server.url + "/enhance", params={"camera_id": "offline"},
                                files=[("frames", ("f.png", png(frame), "image/png"))])

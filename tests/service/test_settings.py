@@ -121,8 +121,8 @@ def test_every_nightowl_variable_the_repository_names_is_a_setting_or_known_to_b
 
 
 def test_memory_is_off_by_default_and_its_join_fits_its_length(monkeypatch):
-    assert not Settings().memory
-    monkeypatch.setenv("NIGHTOWL_MEMORY", "true")
-    assert Settings().memory and Settings().memory_frames == 256
-    with pytest.raises(ValidationError, match="memory_join_frames"):
-        Settings(memory_frames=16, memory_join_frames=30)
+    assert not Settings().background_memory
+    monkeypatch.setenv("NIGHTOWL_BACKGROUND_MEMORY", "true")
+    assert Settings().background_memory and Settings().background_memory_frames == 256
+    with pytest.raises(ValidationError, match="background_join_frames"):
+        Settings(background_memory_frames=16, background_join_frames=30)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nightowl.service.errors import CameraBusy, TooManyCameras
+from nightowl.service.frames.background import MemoryConfig
 from nightowl.service.serving.buffers import CameraBuffers
 from tests.serving import sequence
 
@@ -115,3 +116,15 @@ def test_one_stream_per_camera_and_release_frees_it(buffers, frames):
         buffers.push("a", frames[1], 1)  # a REST request for the streaming camera
     assert buffers.release(first) == ["a"]
     assert buffers.push("a", frames[1], 1, owner=second).window.shape[0] == 1
+
+
+def test_a_background_memory_is_made_with_each_buffer_and_counted_in_its_bytes():
+    buffers = CameraBuffers(4, background=MemoryConfig())
+    frames = sequence(9, 0)
+    first = buffers.push("cam", frames[0]).background
+    first.update(frames[0])
+    assert buffers.push("cam", frames[1]).background is first  # the buffer's own
+    assert buffers.nbytes == 2 * frames[0].nbytes + first.nbytes() > 2 * frames[0].nbytes
+    restarted = buffers.push("cam", frames[2], 9)  # a gap restarts the buffer ...
+    assert restarted.reset and restarted.background is not first  # ... and its memory
+    assert CameraBuffers(4).push("cam", frames[0]).background is None  # off by default

@@ -148,8 +148,8 @@ def camera_results(engines, cameras: dict[str, list[np.ndarray]], interleaved: b
 
 def test_memory_is_exact_across_interleaved_cameras_and_young_memory_changes_nothing(engines):
     cameras = {f"cam-{i}": static_street(i) for i in range(3)}
-    alone = camera_results(engines, cameras, False, memory=True)
-    mixed = camera_results(engines, cameras, True, memory=True)
+    alone = camera_results(engines, cameras, False, background_memory=True)
+    mixed = camera_results(engines, cameras, True, background_memory=True)
     without = camera_results(engines, cameras, True)
     assert mixed == alone  # each memory learns its frames in sequence order, whatever the timing
     for camera in cameras:
@@ -165,12 +165,12 @@ def test_a_camera_memory_goes_with_its_buffer(engines):
         owner = object()
         for t, frame in enumerate(frames):
             await service.submit(FrameRequest([frame], "cam", t, owner=owner))
-        memory = service.buffers.push("cam", frames[-1], 6, owner).memory  # (not remembered)
+        memory = service.buffers.push("cam", frames[-1], 6, owner).background  # (not remembered)
         held = memory.frames_seen, memory.nbytes()
         del memory
         service.release_owner(owner)
         return held, len(service._memory_tails), "cam" in service.buffers
 
-    (seen, size), tails, still = with_service(engines, work, memory=True)
+    (seen, size), tails, still = with_service(engines, work, background_memory=True)
     assert seen == 6 and size == BackgroundMemory.bytes_for(64, 48)
     assert tails == 0 and not still  # freed with the camera

@@ -25,10 +25,11 @@ there this frame.
   not call moving changed): the memory restarts from this frame (the camera's buffer, which
   tests the whole frame's difference, restarts it as well).
 
-``confidence`` is N / (N + T) where the pixel is static now and the memory holds more than T
-frames, else 0: the weight a memory of N frames gets, against T fresh ones, in the least-squares
-mix of two averages of one noise. Memory per camera: :meth:`BackgroundMemory.nbytes` (28 bytes a
-pixel, 25.8 MB for 1280x720; nothing grows with time).
+``confidence`` is N / (N + T) where the pixel is static now (and ``margin`` px from any that is
+not) and the memory holds more than T frames, else 0: the weight a memory of N frames gets,
+against T fresh ones, in the least-squares mix of two averages of one noise. Memory per
+camera: :meth:`BackgroundMemory.nbytes` (28 bytes a pixel, 25.8 MB for 1280x720; nothing grows
+with time).
 No locks: one camera's frames go through it one at a time, in sequence order.
 """
 
@@ -69,6 +70,7 @@ class MemoryConfig:
     box: int = 5  # px: side of the neighbourhood of the local-mean test
     reset_fraction: float = 0.5  # more of the pixels not moving changed: a new scene, a restart
     drift: float = 0.05  # largest light change per frame followed by rescaling the memory
+    margin: int = 4  # px around a changed or moving pixel where the memory is not trusted either
 
     def __post_init__(self) -> None:
         if not 1 < self.join_frames < 256 or self.max_frames < self.join_frames:
@@ -183,6 +185,9 @@ class BackgroundMemory:
         self._age += static & (self._age < 65535)
         self._collect(x, changed, moving)
         confidence = self._trust[self._count]
+        if self.config.margin:  # a vehicle's edges and dim parts are rarely all detected
+            grow = 2 * self.config.margin + 1
+            changed = cv2.dilate(changed.view(np.uint8), np.ones((grow, grow), np.uint8)) > 0
         confidence[changed] = 0
         self._confidence = confidence
         return confidence

@@ -21,6 +21,9 @@ there this frame.
   replaces the memory there (or, if it agrees with it, is merged in);
 - an object that leaves: the revealed pixels fail the test, so their confidence is 0 at once
   (no ghost: the 4 frames alone are used there), and they join as above;
+- a flow that calls more than ``flow_limit`` of the frame moving while the tests find most of
+  it unchanged is not believed (the frames' noise fooled it, as a codec's or a Bayer mosaic's
+  can), and the tests decide alone;
 - a scene change or camera move (more than ``reset_fraction`` of the pixels that the flow does
   not call moving changed): the memory restarts from this frame (the camera's buffer, which
   tests the whole frame's difference, restarts it as well).
@@ -71,6 +74,8 @@ class MemoryConfig:
     reset_fraction: float = 0.5  # more of the pixels not moving changed: a new scene, a restart
     drift: float = 0.05  # largest light change per frame followed by rescaling the memory
     margin: int = 4  # px around a changed or moving pixel where the memory is not trusted either
+    flow_limit: float = 0.9  # a flow calling more of the frame moving, where the tests find it
+    #   mostly unchanged, is not believed (DIS on a codec's or a mosaic's noise can)
 
     def __post_init__(self) -> None:
         if not 1 < self.join_frames < 256 or self.max_frames < self.join_frames:
@@ -163,6 +168,9 @@ class BackgroundMemory:
         changed = np.abs(u) > limit
         changed |= np.abs(local) > limit * self._box_std
         changed |= energy > self._energy_limit
+        if (moving is not None and moving.mean() > self.config.flow_limit
+                and changed.mean() <= self.config.reset_fraction):
+            moving = None  # the flow moves nearly everything, the frame says not: it failed
         if (self.frames_seen > 2 and (changed if moving is None else changed & ~moving).mean()
                 > self.config.reset_fraction):
             self.resets += 1

@@ -178,3 +178,12 @@ def test_exceptions():
         memory.update(np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4), bool))
     with pytest.raises(ValueError, match="join_frames"):
         MemoryConfig(join_frames=1)
+
+
+def test_a_flow_that_moves_everything_on_a_still_frame_is_not_believed(empty_street):
+    frames = dark(empty_street)
+    memory = BackgroundMemory()
+    everything = np.ones(frames.shape[1:3], bool)  # what DIS can say on a codec's noise
+    for frame in frames[:20]:
+        memory.update(frame, everything)
+    assert memory.count.min() > 10 and (memory.confidence > 0).mean() > 0.9

@@ -90,8 +90,7 @@ def counts(args: argparse.Namespace) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, fail) -> int:
-    from nightowl.training.evaluation import methods, ocr, testset
-    from nightowl.training.synth.photos import PhotosUnavailableError
+    from nightowl.training.evaluation import methods, testset
 
     if args.long:
         return _run_long(args, fail)
@@ -100,12 +99,7 @@ def run(args: argparse.Namespace, fail) -> int:
     if not per_split or min(per_split.values()) < 1 or args.jobs < 1:
         fail(f"--splits must name a split, and --count, --photo-count and --jobs must be >= 1, "
              f"got {per_split} and {args.jobs}")
-    try:
-        for split in per_split:
-            testset.check_split(split)
-        ocr.check_tesseract()
-    except (ValueError, PhotosUnavailableError, ocr.OcrUnavailableError) as error:
-        fail(str(error))
+    _check_inputs(per_split, testset.check_split, fail)
     networks = dict(methods.NETWORKS)
     if args.default not in networks.values():
         networks["served default"] = args.default
@@ -196,12 +190,25 @@ def _sheet(items: list[dict], split: str, told: list[str], names: list[str]):
     return pictures.contact_sheet(items, columns, pictures.PHOTO_TILE, pictures.PHOTO_CROP)
 
 
+def _check_inputs(splits, check_split, fail) -> None:
+    """Fail before a run on what it would fail late: an unknown split, missing photographs
+    (naming the install command) or a missing Tesseract (naming the package)."""
+    from nightowl.training.evaluation import ocr
+    from nightowl.training.synth.photos import PhotosUnavailableError
+
+    try:
+        for split in splits:
+            check_split(split)
+        ocr.check_tesseract()
+    except (ValueError, PhotosUnavailableError, ocr.OcrUnavailableError) as error:
+        fail(str(error))
+
+
 def _run_long(args: argparse.Namespace, fail) -> int:
     from nightowl.service.frames.exposure import S_VALUES
-    from nightowl.training.evaluation import longset, ocr
+    from nightowl.training.evaluation import longset
     from nightowl.training.evaluation.longrun import LongSettings, Row
     from nightowl.training.evaluation.testset import NOISE_MODELS
-    from nightowl.training.synth.photos import PhotosUnavailableError
 
     splits = ([s.strip() for s in args.splits.split(",") if s.strip()]
               if args.splits != _DEFAULT_SPLITS else list(longset.LONG_SPLITS))
@@ -209,12 +216,7 @@ def _run_long(args: argparse.Namespace, fail) -> int:
     if count < 1 or args.jobs < 1 or args.frames < 120 or args.every < 1:
         fail(f"--count and --jobs must be >= 1, --frames >= 120 and --every >= 1, got {count}, "
              f"{args.jobs}, {args.frames} and {args.every}")
-    try:
-        for split in splits:
-            longset.check_long_split(split)
-        ocr.check_tesseract()
-    except (ValueError, PhotosUnavailableError, ocr.OcrUnavailableError) as error:
-        fail(str(error))
+    _check_inputs(splits, longset.check_long_split, fail)
     base = _row_name(args.default)
     rows = [Row(base, args.default, False), Row(base + " + memory", args.default, True)]
     if args.memory_model:

@@ -34,6 +34,7 @@ from nightowl.service.frames.exposure import S_VALUES, Gain
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.training.evaluation import ocr, reading
 from nightowl.training.evaluation.longset import darken_long, long_scene
+from nightowl.training.evaluation.runner import to_uint8
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS
 
@@ -158,14 +159,14 @@ class LongEvaluator:
                 outputs[row.name] = image
                 self._measure(sums[row.name], seq, t, image, truth, static, age)
                 for plate in seq.plates.get(t, []):
-                    crops.append((row.name, plate.labels, ocr.plate_crop(_u8(image), plate),
+                    crops.append((row.name, plate.labels, ocr.plate_crop(to_uint8(image), plate),
                                   len(reading.plate_rows(plate))))
             self._read(seq, t, outputs, sums)
             if shown and t in sheet_frames:
                 images = {"gain": np.clip(low[t].astype(np.float32) * s / 255, 0, 1),
                           "ground truth": truth, **outputs}
                 items.append({"frame": t, "when": sheet_frames[t],
-                              "images": {k: _u8(v) for k, v in images.items()}})
+                              "images": {k: to_uint8(v) for k, v in images.items()}})
         reads = ocr.read_crops([(c, lines) for _, _, c, lines in crops], self.tesseract)
         for (row, truth_text, _, _), read in zip(crops, reads, strict=True):
             sums[row].chars[1] += correct_chars(truth_text, read)
@@ -230,10 +231,6 @@ def _summary(total: _Sums) -> dict:
             "temporal_pixels": int(steady.sum()), "level": list(total.level),
             "ghost": {str(k): v for k, v in sorted(total.ghost.items())},
             "chars": list(total.chars)}
-
-
-def _u8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 _WORKER: LongEvaluator | None = None

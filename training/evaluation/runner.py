@@ -104,14 +104,14 @@ class Evaluator:
                               "plates": []}
                     for plate, read in zip(scene.plates, reads[name], strict=True):
                         record["plates"].append({"truth": plate.labels, "read": read})
-                        crops.append((record, ocr.plate_crop(_to_uint8(image), plate),
+                        crops.append((record, ocr.plate_crop(to_uint8(image), plate),
                                       len(reading.plate_rows(plate))))
                     records.append(record)
                 if self._on_sheet(scene, noise, s):
                     sheet = {"split": split, "index": index, "S": s, "noise": noise,
                              "plate": scene.plates[0] if scene.plates else None,
                              "dark": condition.low[-1],
-                             "images": {k: _to_uint8(v[0]) for k, v in outputs.items()}}
+                             "images": {k: to_uint8(v[0]) for k, v in outputs.items()}}
         self._ocr(crops)
         for record in records:
             plates = record.pop("plates")
@@ -179,7 +179,8 @@ def served_grey(image: np.ndarray) -> np.ndarray:
     return np.repeat(mono.luma(image.astype(np.float32))[..., None], 3, axis=-1)
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """An image in [0, 1] as 8-bit levels, rounded."""
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 

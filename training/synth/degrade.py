@@ -195,12 +195,7 @@ def _mono(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) -> 
         signal = rng.poisson(grey * gain * k).astype(np.float32) / np.float32(k)
         signal += _gaussian(grey.shape, params.read_noise, rng)
     signal = signal.mean(axis=-1, keepdims=True, dtype=np.float32)
-    low = _quantise(np.repeat(signal, 3, axis=-1))
-    if params.h264_crf:
-        return _h264(low, params.h264_crf)
-    if params.jpeg_quality:
-        return _jpeg(low, params.jpeg_quality)
-    return low
+    return _codec(_quantise(np.repeat(signal, 3, axis=-1)), params)
 
 
 def _grey(frames: np.ndarray) -> np.ndarray:
@@ -229,7 +224,11 @@ def sensor(frames: np.ndarray, params: NoiseParams, rng: np.random.Generator) ->
             out[i] = cv2.cvtColor(bayer, cv2.COLOR_BayerBG2RGB).astype(np.float32) / 65535
         else:
             out[i] = _poisson_gaussian(frame, params, rng)
-    low = _quantise((out * wb * 255).reshape(shape))
+    return _codec(_quantise((out * wb * 255).reshape(shape)), params)
+
+
+def _codec(low: np.ndarray, params: NoiseParams) -> np.ndarray:
+    """The camera's compression of its 8-bit frames: H.264, JPEG or none."""
     if params.h264_crf:
         return _h264(low, params.h264_crf)
     if params.jpeg_quality:

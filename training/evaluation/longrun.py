@@ -20,7 +20,6 @@ the truth of each frame:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,7 +33,7 @@ from nightowl.service.frames.exposure import S_VALUES, Gain
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.training.evaluation import ocr, reading
 from nightowl.training.evaluation.longset import darken_long, long_scene
-from nightowl.training.evaluation.runner import to_uint8
+from nightowl.training.evaluation.runner import run_in_processes, to_uint8
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS
 
@@ -233,30 +232,7 @@ def _summary(total: _Sums) -> dict:
             "chars": list(total.chars)}
 
 
-_WORKER: LongEvaluator | None = None
-
-
-def _init_worker(settings: LongSettings) -> None:
-    global _WORKER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _WORKER = LongEvaluator(settings)
-
-
-def _work(task: tuple[str, int]) -> tuple[list[dict], list[dict]]:
-    assert _WORKER is not None
-    return _WORKER.scene(*task)
-
-
 def run_long(settings: LongSettings, tasks: list[tuple[str, int]], jobs: int = 1
              ) -> Iterator[tuple[list[dict], list[dict]]]:
     """Each (split, sequence)'s (records, sheet items), in completion order."""
-    if jobs <= 1:
-        evaluator = LongEvaluator(settings)
-        for split, index in tasks:
-            yield evaluator.scene(split, index)
-        return
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
-        yield from pool.imap_unordered(_work, tasks)
+    return run_in_processes(LongEvaluator, settings, tasks, jobs)

@@ -184,29 +184,36 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-_WORKER: Evaluator | None = None
+_WORKER = None  # this worker process's evaluator (run_in_processes)
 
 
-def _init_worker(settings: EvalSettings) -> None:
+def _init_worker(factory: Callable, settings) -> None:
     global _WORKER
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _WORKER = Evaluator(settings)
+    _WORKER = factory(settings)
 
 
-def _work(task: tuple[str, int]) -> tuple[list[dict], dict | None]:
+def _work(task: tuple[str, int]):
     assert _WORKER is not None
     return _WORKER.scene(*task)
+
+
+def run_in_processes(factory: Callable, settings, tasks: list[tuple[str, int]],
+                     jobs: int = 1) -> Iterator:
+    """``factory(settings).scene(split, index)`` of each task, in completion order: in this
+    process, or on ``jobs`` spawned processes of one thread each, an evaluator apiece."""
+    if jobs <= 1:
+        evaluator = factory(settings)
+        for split, index in tasks:
+            yield evaluator.scene(split, index)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(jobs, initializer=_init_worker, initargs=(factory, settings)) as pool:
+        yield from pool.imap_unordered(_work, tasks)
 
 
 def run_scenes(settings: EvalSettings, tasks: list[tuple[str, int]], jobs: int = 1
                ) -> Iterator[tuple[list[dict], dict | None]]:
     """Each (split, scene index)'s (records, sheet images), in completion order, on ``jobs``
     processes."""
-    if jobs <= 1:
-        evaluator = Evaluator(settings)
-        for split, index in tasks:
-            yield evaluator.scene(split, index)
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
-        yield from pool.imap_unordered(_work, tasks)
+    return run_in_processes(Evaluator, settings, tasks, jobs)

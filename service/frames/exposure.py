@@ -4,19 +4,27 @@ the input, as told by the caller or the server's setting, or estimated from the 
 Networks trained on exposure-normalised inputs (``reference_gain`` in the model's config) take
 frames multiplied by gain / reference_gain (``layout.input_scale``). Telling the gain is
 better than the estimate: the noise alone does not say how dark a frame is, so the estimate
-rests on what night scenes look like once auto-exposed (a camera meters the 98th percentile of
-luminance to 0.8 of full scale, ``training/synth/night.py``): a ridge regression of log S on
-robust statistics of the frame (percentiles of its 4x4-block luminance, which averages out the
-noise and a codec's blocks, and its channel means), fitted by bench/bench_gain_estimate.py on
-photo scenes of the "train" split and rendered streets of the training seed. Vehicles and lights
-in front of the scene still fool it now and then; its error per noise model is in
-bench/README.md, "Gain estimate".
+rests on how cameras expose: block metering puts the AE_PERCENTILE-th percentile of 4x4-block
+luminance at AE_TARGET of full scale (the generator's photo scenes are exposed so,
+``training/synth/night.py``). The exposure rule AE_TARGET / (that percentile of the dark frame)
+is corrected by a small learned regressor (one hidden layer of tanh units) over robust
+statistics of the frame: percentiles of its 4x4- and 8x8-block luminance (blocks average out
+the noise and a codec's blocks), of each channel's 4x4 blocks, and its channel means. The noise
+lifts the high percentiles, and the more so the noisier the camera, which is what the
+correction reads. Its weights (``gain_estimator.json``) are fitted by
+``python bench/bench_gain_estimate.py --fit`` on photo scenes of the "train" split and rendered
+streets of the training seed under every noise model; its error per noise model is in
+bench/README.md, "Gain estimate". Vehicles and lights in front of the scene still fool it now
+and then.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -32,15 +40,48 @@ TRAINED_GAINS = (float(min(S_VALUES)), float(max(S_VALUES)))  # estimates are cl
 MAX_GAIN = 1000.0  # largest gain a caller may tell
 MIDDLE_GAIN = (TRAINED_GAINS[0] + TRAINED_GAINS[1]) / 2  # the middle of the trained range
 BLOCK = 4  # px: luminance is averaged over BLOCK x BLOCK blocks before its percentiles
-PERCENTILES = (50.0, 80.0, 90.0, 95.0, 97.0, 98.0, 98.5, 99.0, 99.5, 99.8)
+AE_PERCENTILE = 98.0  # a camera's auto-exposure meter: this percentile of block luminance ...
+AE_TARGET = 0.8  # ... is exposed to this fraction of full scale
+PERCENTILES = (50.0, 80.0, 90.0, 95.0, 97.0, AE_PERCENTILE, 98.5, 99.0, 99.5, 99.8)
+CHANNEL_PERCENTILES = (90.0, 98.0, 99.5)  # of each channel's BLOCK x BLOCK means
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709, as the exposure meters it
 MAX_PIXELS = 1 << 20  # frames larger than this are read at a stride (gain_features)
 FLOOR = 1e-4  # statistics below this fraction of full scale (a black frame) are read as it
-# log S = GAIN_WEIGHTS . gain_features(frame): written by `python bench/bench_gain_estimate.py
-# --fit` (photo "train" split and rendered scenes of the training seed, every noise model)
-GAIN_WEIGHTS = (0.0340866, 0.00480511, -0.00855978, -0.0465261, 0.0574266, 0.0276655, 0.127804,
-                -0.100536, -0.238482, -0.510831, -0.0330798, -0.0103905, 0.00481877, 0.922457)
+METER = PERCENTILES.index(AE_PERCENTILE)  # where the meter sits in gain_features
+ESTIMATOR_FILE = Path(__file__).with_name("gain_estimator.json")  # the fitted regressor
 
+
+@dataclass(frozen=True)
+class GainEstimator:
+    """log S = log(AE_TARGET) - features[METER] + correction(features), the correction one
+    hidden layer of tanh units over the standardised features."""
+
+    mean: np.ndarray  # (F,) feature means and standard deviations of the fitting data
+    std: np.ndarray
+    hidden_weights: np.ndarray  # (F, H)
+    hidden_bias: np.ndarray  # (H,)
+    output_weights: np.ndarray  # (H,)
+    output_bias: float
+
+    @classmethod
+    def load(cls, path: Path = ESTIMATOR_FILE) -> GainEstimator:
+        raw = json.loads(path.read_text())
+        arrays = {k: np.asarray(raw[k], np.float64) for k in
+                  ("mean", "std", "hidden_weights", "hidden_bias", "output_weights")}
+        return cls(**arrays, output_bias=float(raw["output_bias"]))
+
+    def log_gain(self, features: np.ndarray) -> float:
+        """log S, unclamped, for :func:`gain_features` (or their mean over frames)."""
+        hidden = np.tanh((features - self.mean) / self.std @ self.hidden_weights
+                         + self.hidden_bias)
+        correction = float(hidden @ self.output_weights) + self.output_bias
+        return math.log(AE_TARGET) - float(features[METER]) + correction
+
+    def to_json(self, **provenance: object) -> str:
+        arrays = {k: np.round(getattr(self, k), 7).tolist() for k in
+                  ("mean", "std", "hidden_weights", "hidden_bias", "output_weights")}
+        return json.dumps({**provenance, **arrays, "output_bias": round(self.output_bias, 7)},
+                          indent=1) + "\n"
 
 @dataclass(frozen=True)
 class Gain:
@@ -77,22 +118,30 @@ def told_gain(request: float | None, setting: float | None) -> Gain | None:
 
 
 def gain_features(frame: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8/uint16 frame -> its statistics the estimate reads: the log of each
-    PERCENTILES-th percentile of BLOCK x BLOCK mean luminance, the log of each channel's mean
-    (in [0, 1] of the frame's depth), and 1 (the intercept). Frames over MAX_PIXELS are read
-    at a stride (every 2nd pixel, ...), which keeps the cost of a large frame bounded."""
+    """(H, W, 3) uint8/uint16 frame -> the statistics the estimate reads, each the log of a
+    fraction of the frame's full scale: the PERCENTILES of BLOCK x BLOCK and of 2 BLOCK x 2 BLOCK
+    mean luminance, the CHANNEL_PERCENTILES of each channel's BLOCK x BLOCK means, and each
+    channel's mean. Frames over MAX_PIXELS are read at a stride (every 2nd pixel, ...), which
+    keeps the cost of a large frame bounded."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an (H, W, 3) uint8/uint16 frame, got {frame.dtype} "
                          f"{frame.shape}")
     stride = max(1, int(math.sqrt(frame.shape[0] * frame.shape[1] / MAX_PIXELS)))
     sampled = frame[::stride, ::stride]
-    if min(sampled.shape[:2]) < BLOCK:  # a tiny frame: its pixels are its blocks
-        sampled = np.repeat(np.repeat(sampled, BLOCK, axis=0), BLOCK, axis=1)
+    if min(sampled.shape[:2]) < 2 * BLOCK:  # a tiny frame: its pixels are its blocks
+        sampled = np.repeat(np.repeat(sampled, 2 * BLOCK, axis=0), 2 * BLOCK, axis=1)
     full = np.iinfo(frame.dtype).max
     blocks = block_sums(sampled).astype(np.float32) * np.float32(1 / (BLOCK * BLOCK * full))
-    statistics = np.concatenate([percentiles(blocks @ LUMA, PERCENTILES),
-                                 blocks.reshape(-1, 3).mean(axis=0)])
-    return np.append(np.log(np.maximum(statistics, FLOOR)), 1.0)
+    rows, cols = blocks.shape[0] // 2 * 2, blocks.shape[1] // 2 * 2
+    pairs = blocks[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2, 3)
+    large = (pairs[:, 0, :, 0] + pairs[:, 0, :, 1] + pairs[:, 1, :, 0] + pairs[:, 1, :, 1]) / 4
+    channels = blocks.reshape(-1, 3)
+    statistics = np.concatenate([
+        percentiles(blocks @ LUMA, PERCENTILES),
+        channels.mean(axis=0),
+        *(percentiles(channels[:, c], CHANNEL_PERCENTILES) for c in range(3)),
+        percentiles(large @ LUMA, PERCENTILES)])
+    return np.log(np.maximum(statistics, FLOOR)).astype(np.float64)
 
 
 def block_sums(frame: np.ndarray) -> np.ndarray:
@@ -127,9 +176,15 @@ def window_features(window: np.ndarray) -> np.ndarray:
 
 
 def gain_from_features(features: np.ndarray) -> float:
-    """S for :func:`gain_features` (or their mean over frames), clamped to TRAINED_GAINS."""
+    """S for :func:`gain_features` (or their mean over frames), clamped to TRAINED_GAINS (a
+    black frame's rule asks for far more than the largest, a bright one's for less than 1)."""
     low, high = TRAINED_GAINS
-    return float(np.clip(np.exp(np.dot(GAIN_WEIGHTS, features)), low, high))
+    return float(np.clip(math.exp(min(_estimator().log_gain(features), 30.0)), low, high))
+
+
+@functools.cache
+def _estimator() -> GainEstimator:
+    return GainEstimator.load()
 
 
 def estimate_gain(frame: np.ndarray) -> float:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nightowl.service.frames.exposure import BLOCK, LUMA
+# the auto-exposure meter (AE_PERCENTILE of block luminance at AE_TARGET of full scale) is the
+# service's, whose gain estimate reads frames exposed so
+from nightowl.service.frames.exposure import AE_PERCENTILE, AE_TARGET, BLOCK, LUMA
 
-AE_PERCENTILE = 98.0  # the auto-exposure meter: this percentile of luminance ...
-AE_TARGET = 0.8  # ... is exposed to this fraction of full scale
 # lamp colours in linear RGB (relative): low-pressure sodium, high-pressure sodium, warm LED,
 # cool LED, metal halide
 LAMP_COLOURS = np.array([[1.0, 0.55, 0.12], [1.0, 0.72, 0.42], [1.0, 0.86, 0.68],

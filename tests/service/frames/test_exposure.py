@@ -15,6 +15,7 @@ from nightowl.service.frames.exposure import (
     MAX_GAIN,
     TRAINED_GAINS,
     Gain,
+    GainEstimator,
     check_gain,
     estimate_gain,
     estimate_window_gain,
@@ -117,3 +118,28 @@ def test_estimate_reads_16_bit_alike_and_clamps_black_and_bright_frames(photo_wi
     assert TRAINED_GAINS[0] <= estimate_gain(frame[:3, :5]) <= TRAINED_GAINS[1]  # tiny frame
     with pytest.raises(ValueError, match="uint8/uint16"):
         gain_features(frame[..., 0])
+
+
+def test_the_shipped_estimator_reads_the_features_the_server_computes(photo_windows):
+    estimator = GainEstimator.load()
+    features = gain_features(photo_windows[25][0][-1])
+    assert estimator.mean.shape == estimator.std.shape == features.shape
+    assert estimator.hidden_weights.shape[0] == features.size
+    assert (estimator.std > 0).all()
+    # it corrects the exposure rule, it does not replace it: a frame a quarter brighter asks for
+    # about a quarter less gain (a little less than that, as its noise grew with it)
+    for window in photo_windows[30][:4]:
+        frame = window[-1]
+        brighter = np.clip(np.rint(frame * 1.25), 0, 255).astype(np.uint8)
+        ratio = math.exp(estimator.log_gain(gain_features(frame))
+                         - estimator.log_gain(gain_features(brighter)))
+        assert 1.1 < ratio < 1.35, ratio
+
+
+def test_the_estimator_file_round_trips(tmp_path):
+    estimator = GainEstimator.load()
+    path = tmp_path / "estimator.json"
+    path.write_text(estimator.to_json(fitted_by="a test"))
+    again = GainEstimator.load(path)
+    features = np.linspace(-6, -1, estimator.mean.size)
+    assert again.log_gain(features) == pytest.approx(estimator.log_gain(features), abs=1e-5)

@@ -29,7 +29,8 @@ Sensor model ("sensor"), a raw camera pipeline with published noise ranges:
 5. Q, then JPEG at ``jpeg_quality`` or H.264 at ``h264_crf`` (through PyAV's bundled FFmpeg,
    libx264, the T frames as one clip), or neither.
 
-"mixture" (training) draws each sequence's model from MIXTURE_WEIGHTS. No model is told which
+"mixture" (training) draws each sequence's model with ``NoiseConfig.mixture_weights`` (default
+MIXTURE_WEIGHTS). No model is told which
 was drawn: a server knows only the frames (and the gain, when told).
 
 Any model can be shot by a monochrome camera (``NoiseParams.mono``, drawn with
@@ -77,6 +78,8 @@ class NoiseConfig:
     h264_probability: float = 0.25  # sensor: sequences H.264-compressed (else JPEG or none)
     h264_crf: tuple[int, int] = (18, 32)  # sensor: x264 constant rate factor range
     mono_probability: float = 0.0  # any model: sequences shot by a monochrome (IR) camera
+    mixture_weights: tuple[float, float, float] = tuple(MIXTURE_WEIGHTS.values())  # mixture:
+    #   the share of eq6, extended and sensor sequences
 
     def __post_init__(self) -> None:
         if self.model not in NOISE_MODELS:
@@ -86,6 +89,11 @@ class NoiseConfig:
             raise ValueError(f"S values must be > 1, got {self.s_values}")
         if self.sigma < 0:
             raise ValueError(f"sigma must be >= 0, got {self.sigma}")
+        if (len(self.mixture_weights) != len(MIXTURE_WEIGHTS) or min(self.mixture_weights) < 0
+                or sum(self.mixture_weights) <= 0):
+            raise ValueError(f"mixture_weights must be {len(MIXTURE_WEIGHTS)} shares >= 0 of "
+                             f"{', '.join(MIXTURE_WEIGHTS)}, not all 0, got "
+                             f"{self.mixture_weights}")
         if not 0 <= self.mono_probability <= 1:
             raise ValueError(f"mono_probability must be in [0, 1], got {self.mono_probability}")
 
@@ -134,7 +142,7 @@ def _draw_colour(config: NoiseConfig, rng: np.random.Generator) -> NoiseParams:
     model = config.model
     if model == "mixture":
         names = list(MIXTURE_WEIGHTS)
-        weights = np.asarray([MIXTURE_WEIGHTS[n] for n in names])
+        weights = np.asarray(config.mixture_weights, np.float64)
         model = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     if model == "eq6":
         return NoiseParams(model="eq6", s=s, sigma=config.sigma)

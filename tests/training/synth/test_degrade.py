@@ -10,6 +10,7 @@ import pytest
 
 from nightowl.service.frames.exposure import S_VALUES
 from nightowl.training.synth.degrade import (
+    MIXTURE_WEIGHTS,
     NoiseConfig,
     NoiseParams,
     degrade,
@@ -176,6 +177,22 @@ def test_the_mixture_draws_every_model():
     rng = np.random.default_rng(0)
     models = [draw_noise(NoiseConfig(model="mixture"), rng).model for _ in range(100)]
     assert set(models) == {"eq6", "extended", "sensor"}
+
+
+def test_the_mixture_draws_each_model_as_often_as_its_weight_says():
+    rng = np.random.default_rng(1)
+    config = NoiseConfig(model="mixture", mixture_weights=(0.0, 0.2, 0.8))
+    models = [draw_noise(config, rng).model for _ in range(2000)]
+    assert "eq6" not in models
+    assert 0.75 < models.count("sensor") / len(models) < 0.85
+    default = NoiseConfig(model="mixture")  # unless told, the weights are MIXTURE_WEIGHTS
+    assert default.mixture_weights == tuple(MIXTURE_WEIGHTS.values())
+
+
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.0, 0.0, 0.0), (1.0, -0.1, 0.5)])
+def test_bad_mixture_weights_are_refused_naming_the_models(weights):
+    with pytest.raises(ValueError, match="mixture_weights must be 3 shares >= 0 of eq6, extended"):
+        NoiseConfig(model="mixture", mixture_weights=weights)
 
 
 def test_unknown_noise_models_are_refused_by_name():

@@ -83,6 +83,7 @@ class GainEstimator:
         return json.dumps({**provenance, **arrays, "output_bias": round(self.output_bias, 7)},
                           indent=1) + "\n"
 
+
 @dataclass(frozen=True)
 class Gain:
     """The gain behind one result, and where it came from."""

@@ -24,8 +24,8 @@ from nightowl.service.frames.exposure import gain_features, gain_from_features
 
 SMOOTHING = 0.05  # weight of the newest estimate once the average is warm. Independent
 #   estimates would flicker sqrt(alpha / (2 - alpha)) = 0.16 times as much; a sequence's are
-#   correlated (a vehicle's lights stay for frames), and measured the flicker falls to about a
-#   half (bench/README.md, "Gain estimate"). A change of exposure is followed within about
+#   correlated (a vehicle's lights stay for frames), and measured the flicker falls to a third
+#   to a half (bench/README.md, "Gain estimate"). A change of exposure is followed within about
 #   1 / alpha = 20 frames
 
 

@@ -30,8 +30,8 @@ Sensor model ("sensor"), a raw camera pipeline with published noise ranges:
    libx264, the T frames as one clip), or neither.
 
 "mixture" (training) draws each sequence's model with ``NoiseConfig.mixture_weights`` (default
-MIXTURE_WEIGHTS). No model is told which
-was drawn: a server knows only the frames (and the gain, when told).
+MIXTURE_WEIGHTS). No model is told which was drawn: a server knows only the frames (and the
+gain, when told).
 
 Any model can be shot by a monochrome camera (``NoiseParams.mono``, drawn with
 ``mono_probability``; ``monochrome`` turns a draw into its mono twin): the frames are grey on

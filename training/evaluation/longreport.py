@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from nightowl.training.evaluation.longrun import AGE_EDGES, GHOST_FRAMES, OLD
-from nightowl.training.evaluation.pictures import COLOURS, DARK, FONT
+from nightowl.training.evaluation.pictures import COLOURS, DARK, FONT, plate_tile, title_bar
 
 # the targets: old static pixels this many dB above the row without memory, at most this
 # temporal noise (8-bit levels); moving pixels and reading no worse than these margins; the
@@ -190,15 +190,13 @@ def _panel(curves: dict[str, list], labels: list[str], title: str,
 
 def sheet(items: list[dict], methods: Sequence[str]) -> np.ndarray:
     """The contact sheet: per item (a sequence's frame), dark x S, each method, the truth."""
-    from nightowl.training.evaluation.pictures import _tile, _title
-
     order = ["gain", *methods, "ground truth"]
     rows = []
     for item in sorted(items, key=lambda i: (i["split"], i["index"], i["frame"])):
-        row = np.hstack([_tile(item["images"][m], None, 200) for m in order])
+        row = np.hstack([plate_tile(item["images"][m], None, 200) for m in order])
         title = (f"{item['split']} sequence {item['index']}, frame {item['frame']} "
                  f"({item['when']}), noise {item['noise']}, S = {item['S']:g}")
-        rows.append(np.vstack([_title(row.shape[1], title), row]))
+        rows.append(np.vstack([title_bar(row.shape[1], title), row]))
     body = np.vstack(rows)
     header = np.full((26, body.shape[1], 3), DARK, np.uint8)
     step = body.shape[1] // len(order)

@@ -20,13 +20,14 @@ COLOURS = [(0, 0, 0), (150, 150, 150), (140, 86, 75), (31, 119, 180), (23, 190, 
            (214, 39, 40), (255, 127, 14), (44, 160, 44)]
 
 
-def _title(width: int, text: str, height: int = 22) -> np.ndarray:
+def title_bar(width: int, text: str, height: int = 22) -> np.ndarray:
+    """A dark bar ``width`` px wide with ``text`` on it: a contact sheet's row title."""
     bar = np.full((height, width, 3), DARK, np.uint8)
     cv2.putText(bar, text, (6, height - 7), FONT, 0.45, WHITE, 1, cv2.LINE_AA)
     return bar
 
 
-def _tile(image: np.ndarray, box: tuple[float, float, float, float] | None,
+def plate_tile(image: np.ndarray, box: tuple[float, float, float, float] | None,
           tile: int = TILE, crop_height: int = CROP) -> np.ndarray:
     """The frame, and under it the plate crop enlarged (nearest, so pixels stay visible); the
     frame alone when the scene has no scored plate."""
@@ -60,12 +61,12 @@ def contact_sheet(items: Sequence[dict], methods: Sequence[str], tile: int = TIL
     for item in sorted(items, key=lambda i: i["index"]):
         plate = item["plate"]
         box = plate_box(plate) if plate is not None else None
-        tiles = [_tile(item["images"][m], box, tile, crop_height) for m in order]
+        tiles = [plate_tile(item["images"][m], box, tile, crop_height) for m in order]
         row = np.hstack(tiles)
         title = (f"{item.get('split', 'synthetic')} test sequence {item['index']}, noise "
                  f"{item['noise']}, S = {item['S']:g}, "
                  + (f"plate {plate.text}" if plate is not None else "no scored plate"))
-        rows.append(np.vstack([_title(row.shape[1], title), row]))
+        rows.append(np.vstack([title_bar(row.shape[1], title), row]))
     sheet = np.vstack(rows)
     header = np.full((42, sheet.shape[1], 3), DARK, np.uint8)
     width = sheet.shape[1] // len(order)

@@ -130,6 +130,8 @@ def run(args: argparse.Namespace, fail) -> int:
             if memory is not None:
                 prepared = pipeline.remember(prepared, memory, rgb)
             output = engines[prepared.model].run(prepared.input[None])[0]
+            if memory is not None:
+                output = pipeline.blend(output, prepared, memory.calibration)
             enhanced = pipeline.finish(output, prepared.dtype)
             enhanced = luma(enhanced) if grey else enhanced
             writers[0].write(name, enhanced, pts)

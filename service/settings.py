@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # --- background memory (frames.background): each camera's long-term estimate of what does
     #     not move, kept next to its buffer and freed with it
     background_memory: bool = False  # keep a memory per camera (REST camera_id and gRPC
-    #   streams alike) and mix it into the network input where it is trusted; off: every
+    #   streams alike) and lean the answer on it where it is trusted; off: every
     #   frame from T frames alone
     background_memory_frames: int = Field(256, ge=2, le=65535)  # most frames a static pixel
     #   averages (its noise falls as 1 / sqrt(N)); then an exponential average of weight 1 / N

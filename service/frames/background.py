@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from nightowl.service.frames.memory_blend import LevelCalibration, Recall
+
 BINS = 32  # noise is learnt per bin of sqrt(grey level in 8-bit units) * 2
 _LUT_STEPS = 4  # level lookup: steps per 8-bit level
 _LEVEL_BIN = np.minimum(np.sqrt(np.arange(256 * _LUT_STEPS) / _LUT_STEPS) * 2,
@@ -98,6 +100,7 @@ class BackgroundMemory:
         self.frames_seen = 0  # frames taken in since the memory (re)started
         self.resets = 0  # restarts on a scene change
         self._shape: tuple[int, ...] | None = None
+        self.calibration = LevelCalibration()  # the network's offsets from it (memory_blend)
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -134,13 +137,21 @@ class BackgroundMemory:
         """Bytes the memory holds between frames (0 before its first frame)."""
         if self._shape is None:
             return 0
-        return sum(a.nbytes for a in (self._mean, self._candidate, self._count, self._age,
-                                      self._candidate_count, self._residual, self._bins))
+        return LevelCalibration.nbytes + sum(
+            a.nbytes for a in (self._mean, self._candidate, self._count, self._age,
+                               self._candidate_count, self._residual, self._bins))
 
     @staticmethod
     def bytes_for(width: int, height: int) -> int:
         """Bytes a memory of a width x height camera holds (what :meth:`nbytes` reports)."""
-        return BYTES_PER_PIXEL * width * height
+        return BYTES_PER_PIXEL * width * height + LevelCalibration.nbytes
+
+    def recall(self, gain: float) -> Recall | None:
+        """What a frame answered at ``gain`` needs of the memory as it is now
+        (``memory_blend.blend``), or None while it trusts no pixel."""
+        if self._shape is None or not self._confidence.any():
+            return None
+        return Recall.of(self._mean, float(self._unit), self._confidence, gain)
 
     # --- learning --------------------------------------------------------------------------
     def update(self, frame: np.ndarray, moving: np.ndarray | None = None) -> np.ndarray:
@@ -230,6 +241,7 @@ class BackgroundMemory:
         self._trust = np.where(counts > window, counts / (counts + window), 0).astype(np.float32)
         self.frames_seen, self.resets = 1, resets
         self._confidence = np.zeros((height, width), np.float32)
+        self.calibration = LevelCalibration()  # learnt anew with the memory
         return self._confidence
 
     def _bins_of(self) -> np.ndarray:
@@ -363,34 +375,6 @@ class BackgroundMemory:
         self._count[ys, xs] = total.astype(np.uint16)
         age = self._age[ys, xs]
         self._age[ys, xs] = np.where(agrees, age, n.astype(np.uint16))
-
-
-def fuse(planes: np.ndarray, memory: BackgroundMemory, scale: np.float32) -> np.ndarray:
-    """A window's network input (3T, H, W) float32 (``layout.network_input`` at ``scale``)
-    mixed, in place, towards the camera's memory by its confidence (:func:`mix`); left as it is
-    where the memory trusts no pixel, so a camera without memory yet is served exactly as
-    without one."""
-    confidence = memory.confidence
-    if planes.shape[1:] != confidence.shape or not confidence.any():
-        return planes
-    return mix(planes, memory.mean, confidence, scale, out=planes)
-
-
-def mix(planes: np.ndarray, background: np.ndarray, confidence: np.ndarray,
-        scale: np.float32, out: np.ndarray | None = None) -> np.ndarray:
-    """(3T, H, W) network input with each aligned frame moved towards ``background`` (H, W, 3)
-    in frame levels by ``confidence`` (H, W) in [0, 1]: (1 - c) frame + c background, the
-    background scaled as the frames are; into ``out`` (``planes`` itself for in place), else a
-    new array. Serving mixes the running memory in with it, and training its simulation, so
-    the networks see what they are served."""
-    frames = planes.shape[0] // 3
-    height, width = confidence.shape
-    keep = np.float32(1) - confidence
-    weighted = cv2.multiply(background, cv2.merge([confidence] * 3), scale=float(scale))
-    result = np.multiply(planes, keep, out=out)  # (3T, H, W)
-    result = result.reshape(frames, 3, height, width)
-    result += weighted.transpose(2, 0, 1)[None]
-    return result.reshape(planes.shape)
 
 
 def moving_pixels(flows: np.ndarray, threshold: float = 0.25) -> np.ndarray:

@@ -17,8 +17,9 @@ Other networks take frames as captured and the gain is only reported.
 
 A camera with a background memory (``frames.background``) has ``remember`` run on each prepared
 frame, in sequence order: frame T joins the memory where the alignment's flow and the memory's
-own tests say nothing moves, and each aligned frame of the input is mixed towards the memory
-by its confidence (none while the memory is young: the input is then exactly as without it).
+own tests say nothing moves, and the frame takes a recall of the memory with it. ``blend`` then
+leans the engine's output on the memory where it is trusted (``frames.memory_blend``; nothing
+changes while the memory is young, or where it trusts no pixel).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from typing import Literal
 import numpy as np
 
 from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_to_last, warp
-from nightowl.service.frames.background import BackgroundMemory, fuse, moving_pixels
+from nightowl.service.frames.background import BackgroundMemory, moving_pixels
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
 from nightowl.service.frames.flow_network import FlowEngine, align_with_network
 from nightowl.service.frames.layout import input_scale, network_input
+from nightowl.service.frames.memory_blend import LevelCalibration, Recall, blend
 
 FewFrames = Literal["auto", "single", "repeat"]
 
@@ -50,6 +52,8 @@ class Prepared:
     scale: float = 1 / 255  # frame levels -> input (layout.input_scale)
     moving: np.ndarray | None = None  # (H, W) bool where the alignment's flow moves, when
     #   asked for (a camera with a memory; None: not asked, or no alignment ran)
+    recall: Recall | None = None  # the camera's memory as this frame left it (``remember``);
+    #   None: no memory, or none trusted yet
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,24 @@ class Pipeline:
     @staticmethod
     def remember(prepared: Prepared, memory: BackgroundMemory, frame: np.ndarray) -> Prepared:
         """Frame T (H, W, 3) of ``prepared`` into the camera's ``memory`` (where the flow does
-        not move), and the input mixed towards the memory where it is trusted (in place: the
-        returned Prepared holds ``prepared``'s input array). Call it for a camera's frames one
-        at a time, in sequence order."""
+        not move), and the memory's recall for :meth:`blend` (none for a network that takes
+        no gain: the memory's brightness would not be the output's). Call it for a camera's
+        frames one at a time, in sequence order."""
         memory.update(frame, prepared.moving)
-        return replace(prepared, input=fuse(prepared.input, memory, np.float32(prepared.scale)),
-                       moving=None)
+        gain = prepared.gain
+        usable = gain is not None and gain.source != "unused" and gain.value is not None
+        return replace(prepared, moving=None,
+                       recall=memory.recall(gain.value) if usable else None)
+
+    @staticmethod
+    def blend(output: np.ndarray, prepared: Prepared, calibration: LevelCalibration
+              ) -> np.ndarray:
+        """The engine's output (3, H, W) for ``prepared`` leant on its recalled memory
+        (``memory_blend.blend``, which ``calibration``, the camera's, learns from); as it is
+        without a recall. For a camera's frames one at a time, in sequence order."""
+        if prepared.recall is None or prepared.model != "multi":
+            return output
+        return blend(output, prepared.recall, calibration)
 
     @staticmethod
     def gain(window: np.ndarray, told: Gain | None, reference_gain: float | None,

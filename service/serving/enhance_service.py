@@ -15,8 +15,9 @@ Submission it returns runs the pipeline when awaited, so a stream can stage each
 arrives and finish it in a task that holds the admission (``admission.hold_until(task)``).
 Everything here runs on the server's event loop; CPU work goes to the ``cpu`` executor and
 inference to each batcher's own thread. A camera with a background memory (setting
-``background_memory``) has its frames remembered one at a time in staging order (``_Turn``),
-whatever order the cpu threads align them in, so that its answers do not depend on timing.
+``background_memory``) has its frames remembered, and its answers leant on the memory, one at
+a time in staging order (``_Turn``, one queue for each), whatever order the cpu threads and
+the batches finish them in, so that its answers do not depend on timing.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.background import BackgroundMemory
 from nightowl.service.frames.exposure import Gain, told_gain
 from nightowl.service.frames.mono import kind, luma, replicate
-from nightowl.service.frames.pipeline import Pipeline, Prepared
+from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
 from nightowl.service.serving.buffers import MAX_SEQUENCE, CameraBuffers, background_config
 from nightowl.service.serving.images import check_size, decode, read_header
@@ -87,6 +88,7 @@ class Staged:
     grey: bool = False  # the frames came grey (replicated to RGB): the answer goes back grey
     background: _Turn | None = None  # the camera's background memory and this frame's turn
     #   in it; None: memory off, or no camera
+    blend: _Turn | None = None  # this frame's turn to lean its answer on the memory
 
 
 @dataclass
@@ -165,6 +167,8 @@ class EnhanceService:
                                          settings.background_memory_frames,
                                          settings.background_join_frames, multi.frames))
         # each memory's newest turn (weak: a memory freed with its camera takes it along)
+        self._blend_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
+            weakref.WeakKeyDictionary())
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
             weakref.WeakKeyDictionary())
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
@@ -353,15 +357,19 @@ class EnhanceService:
                                  "order, once")
         status = "ok" if pushed.window.shape[0] == self.pipeline.frames else "warming_up"
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
-                      camera_id, frames[-1], grey, self._turn(pushed.background))
+                      camera_id, frames[-1], grey, self._turn(pushed.background),
+                      self._turn(pushed.background, self._blend_tails))
 
-    def _turn(self, memory: BackgroundMemory | None) -> _Turn | None:
-        """The next place in ``memory``'s queue (staging order)."""
+    def _turn(self, memory: BackgroundMemory | None,
+              tails: weakref.WeakKeyDictionary | None = None) -> _Turn | None:
+        """The next place in ``memory``'s queue (staging order): the queue of its updates, or
+        the one ``tails`` keeps (its blends)."""
         if memory is None:
             return None
+        tails = self._memory_tails if tails is None else tails
         done = asyncio.get_running_loop().create_future()
-        turn = _Turn(memory, self._memory_tails.get(memory), done)
-        self._memory_tails[memory] = done
+        turn = _Turn(memory, tails.get(memory), done)
+        tails[memory] = done
         return turn
 
     def _check_frames(self, frames: list[np.ndarray]) -> None:
@@ -386,8 +394,9 @@ class EnhanceService:
         try:
             return await self._run(staged)
         finally:
-            if staged.background is not None:
-                staged.background.release()  # a frame that failed never holds its camera up
+            for turn in (staged.background, staged.blend):
+                if turn is not None:
+                    turn.release()  # a frame that failed never holds its camera up
 
     async def _run(self, staged: Staged) -> Result:
         if staged.window is None:
@@ -398,7 +407,8 @@ class EnhanceService:
         prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told,
                                       staged.estimate, turn is not None)
         if turn is not None:
-            prepared = await self._remember(turn, prepared, staged.newest)
+            prepared = await self._in_turn(turn, self.pipeline.remember, prepared, turn.memory,
+                                           staged.newest)
         aligned = time.perf_counter()
         try:
             batch = await self.batchers[prepared.model].run(prepared.input)
@@ -410,8 +420,11 @@ class EnhanceService:
                                f"{error}") from error
         done = time.perf_counter()
         self.metrics.enhanced(self.engines[prepared.model], batch.queue_s)
-        image, answer = await self.run_cpu(self._finish, batch.output, prepared.dtype,
-                                           staged.grey)
+        output = batch.output
+        if staged.blend is not None:
+            output = await self._in_turn(staged.blend, self.pipeline.blend, output, prepared,
+                                         staged.blend.memory.calibration)
+        image, answer = await self.run_cpu(self._finish, output, prepared.dtype, staged.grey)
         end = time.perf_counter()
         self.metrics.batch.observe(batch.batch)
         timings = {"align": aligned - start, "queue": batch.queue_s, "engine": batch.engine_s,
@@ -426,14 +439,15 @@ class EnhanceService:
         return Result(staged.status, staged.sequence, answer, prepared.frames_used,
                       staged.reason, timings, prepared.gain)
 
-    async def _remember(self, turn: _Turn, prepared: Prepared, frame: np.ndarray) -> Prepared:
-        """``Pipeline.remember`` in the cpu executor once the frame before has been; the turn
-        passes on when the work is done, even if this frame is cancelled meanwhile (so that
-        two frames never update one memory at once)."""
+    async def _in_turn(self, turn: _Turn, work_of: Callable, *args):
+        """``work_of(*args)`` (``Pipeline.remember`` or ``Pipeline.blend``) in the cpu executor
+        once the frame before has had its turn; the turn passes on when the work is done, even
+        if this frame is cancelled meanwhile (so that two frames never change one memory at
+        once)."""
         if turn.previous is not None:
             await asyncio.shield(turn.previous)
         loop = asyncio.get_running_loop()
-        work: Future = self.cpu.submit(self.pipeline.remember, prepared, turn.memory, frame)
+        work: Future = self.cpu.submit(work_of, *args)
         turn.submitted = True
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(turn.finish))
         return await asyncio.shield(asyncio.wrap_future(work))

@@ -3,11 +3,13 @@ of a camera's long sequence, as the server runs them, with and without the camer
 background memory.
 
 Per (split, sequence, noise model, S) the frames go through the server's pipeline one by one:
-the window of the last T frames aligned (``Pipeline.prepare``), frame T remembered and the
-input mixed towards the memory (``Pipeline.remember``), then each row's engine on its input
-(with memory or without). The networks run on every ``every``-th frame, on every frame with a
-scored plate, and on every frame around the parked car's arrival and departure. Measured, on
-the truth of each frame:
+the window of the last T frames aligned (``Pipeline.prepare``), frame T remembered
+(``Pipeline.remember``), then each row's engine on its input, its output leant on the memory
+(``Pipeline.blend``, each row with its own calibration) for the rows with memory. Rows
+without memory run on every ``every``-th frame, on every frame with a scored plate, and on
+every frame around the parked car's arrival and departure; rows with memory on every frame
+(their calibration learns from each, as the server's does), measured on the same frames.
+Measured, on the truth of each frame:
 - static pixels (no driving vehicle in the window, off the parked car's region) whose memory is
   older than :data:`OLD` frames: PSNR, and the temporal noise: the std over time of each
   pixel's error (8-bit levels) on the frames it was such a pixel (10 at least), averaged;
@@ -21,7 +23,7 @@ the truth of each frame:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,7 @@ import numpy as np
 from nightowl.service.engines import load_engine
 from nightowl.service.frames.background import BackgroundMemory, MemoryConfig
 from nightowl.service.frames.exposure import S_VALUES, Gain
+from nightowl.service.frames.memory_blend import LevelCalibration
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.training.evaluation import ocr, reading
 from nightowl.training.evaluation.longset import darken_long, long_scene
@@ -132,6 +135,7 @@ class LongEvaluator:
                    ) -> tuple[dict[str, dict], list[dict]]:
         settings, rows = self.settings, self.settings.rows
         memory = BackgroundMemory(MemoryConfig(join_frames=settings.join_frames))
+        calibrations = {row.name: LevelCalibration() for row in rows}
         told = Gain(float(s), "request")
         count, shape = len(low), low.shape[1:3]
         sums = {row.name: _Sums(shape) for row in rows}
@@ -140,9 +144,17 @@ class LongEvaluator:
         sheet_frames = {count - 1: "old memory", seq.leave + 2: "2 frames after the car left"}
         for t in range(count):
             window = low[max(0, t - 3):t + 1]
-            prepared = self.pipeline.prepare(window, told, None, moving=True)
-            copy = replace(prepared, input=prepared.input.copy())  # (mixed in place)
-            remembered = self.pipeline.remember(copy, memory, low[t])
+            prepared = self.pipeline.remember(self.pipeline.prepare(window, told, None, True),
+                                              memory, low[t])
+            outputs, raw = {}, {}
+            for row in rows:
+                if row.memory or self._measured(seq, t):  # (a calibration learns every frame)
+                    if row.model not in raw:
+                        raw[row.model] = self.engines[row.model].run(prepared.input[None])[0]
+                    output = raw[row.model]
+                    if row.memory:
+                        output = self.pipeline.blend(output, prepared, calibrations[row.name])
+                    outputs[row.name] = np.clip(output.transpose(1, 2, 0), 0, 1)
             if not self._measured(seq, t):
                 continue
             truth = seq.clean[t].astype(np.float32) / 255
@@ -150,12 +162,8 @@ class LongEvaluator:
             if seq.parked_region is not None:
                 static &= ~seq.parked_region
             age = memory.age
-            outputs = {}
             for row in rows:
-                source = remembered if row.memory else prepared
-                output = self.engines[row.model].run(source.input[None])[0]
-                image = np.clip(output.transpose(1, 2, 0), 0, 1)
-                outputs[row.name] = image
+                image = outputs[row.name]
                 self._measure(sums[row.name], seq, t, image, truth, static, age)
                 for plate in seq.plates.get(t, []):
                     crops.append((row.name, plate.labels, ocr.plate_crop(to_uint8(image), plate),

@@ -13,7 +13,6 @@ from typing import Any, Literal, get_type_hints
 
 from nightowl.training.fit.examples import CropConfig
 from nightowl.training.fit.losses import LossConfig
-from nightowl.training.fit.memory_sim import MemorySimulation
 from nightowl.training.nets.enhancers import EnhancerConfig
 from nightowl.training.nets.flow import FlowConfig
 from nightowl.training.nets.recogniser import RecogniserConfig
@@ -30,8 +29,6 @@ class DataConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     crop: CropConfig = field(default_factory=CropConfig)
-    memory: MemorySimulation = field(default_factory=MemorySimulation)  # simulated background
-    #   memory mixed into the enhancer's input (probability 0: none)
 
     def samples(self) -> SampleConfig:
         """The training stream's samples (photographs of ``scene.photo_split``)."""

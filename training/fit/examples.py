@@ -7,14 +7,12 @@ frame (as the server does) before cropping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from nightowl.service.frames.background import mix
 from nightowl.service.frames.layout import input_scale, network_input
-from nightowl.training.fit.memory_sim import MemorySimulation, simulate
 from nightowl.training.nets.recogniser import char_targets
 from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.samples import Sample
@@ -38,11 +36,6 @@ def crop_rng(sample: Sample, crop: int = 0) -> np.random.Generator:
     (the first crop is the one a sample always had)."""
     key = [sample.seed, sample.index, 1] + ([crop] if crop else [])
     return np.random.default_rng(key)
-
-
-def _memory_rng(sample: Sample, crop: int) -> np.random.Generator:
-    """The randomness of a crop's simulated memory (its own stream: the crop stays the same)."""
-    return np.random.default_rng([sample.seed, sample.index, 2, crop])
 
 
 def crop_origin(sample: Sample, crop: CropConfig, rng: np.random.Generator) -> tuple[int, int]:
@@ -94,10 +87,8 @@ def char_boxes(chars: list[CharLabel]) -> dict[str, np.ndarray]:
 class EnhancerExamples:
     """Sample -> {"inputs", "target", "mask", "chars"} for SIM ("sim") or MIM ("mim").
 
-    inputs (C, S, S) float32: frame T (SIM, C = 3) or the T aligned frames (MIM, C = 3T),
-    mixed towards a simulated background memory where ``memory`` gives the crop one (as the
-    server mixes a camera's memory in: ``frames.background.mix``); target (3, S, S) the clean
-    frame T; mask (1, S, S) its moving-object mask;
+    inputs (C, S, S) float32: frame T (SIM, C = 3) or the T aligned frames (MIM, C = 3T);
+    target (3, S, S) the clean frame T; mask (1, S, S) its moving-object mask;
     chars (S/4, S/4) int64 recogniser targets (see ``recogniser.char_targets``).
     """
 
@@ -105,7 +96,6 @@ class EnhancerExamples:
     crop: CropConfig = CropConfig()
     alignment: object = None  # service.alignment.AlignmentConfig; None: its defaults
     reference_gain: float | None = None  # the network's EnhancerConfig.reference_gain
-    memory: MemorySimulation = field(default_factory=MemorySimulation)  # simulated memory
 
     def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
         return self.many(sample, 1)[0]
@@ -131,10 +121,6 @@ class EnhancerExamples:
         seq = sample.sequence
         chars = shifted_chars(sample, x0, y0, size)
         inputs = network_input(frames[:, window[0], window[1]], scale)
-        if self.memory.probability > 0:
-            memory = simulate(sample, window, self.memory, _memory_rng(sample, crop))
-            if memory is not None:
-                inputs = mix(inputs, *memory, scale)
         return {"inputs": inputs,
                 "target": network_input(seq.clean[-1][window]),
                 "mask": seq.masks[-1][window][None].astype(np.float32),

@@ -66,8 +66,7 @@ class EnhancerTask:
         self.config = config
         self.model = build_enhancer(config.model)
         self.examples = EnhancerExamples(kind=config.model.kind, crop=config.data.crop,
-                                         reference_gain=config.model.reference_gain,
-                                         memory=config.data.memory)
+                                         reference_gain=config.model.reference_gain)
         self.recogniser = None
         if config.recogniser and Path(config.recogniser).exists():
             self.recogniser = load_recogniser(config.recogniser, device)

@@ -169,7 +169,8 @@ def test_a_camera_memory_goes_with_its_buffer(engines):
         held = memory.frames_seen, memory.nbytes()
         del memory
         service.release_owner(owner)
-        return held, len(service._memory_tails), "cam" in service.buffers
+        tails = len(service._memory_tails) + len(service._blend_tails)
+        return held, tails, "cam" in service.buffers
 
     (seen, size), tails, still = with_service(engines, work, background_memory=True)
     assert seen == 6 and size == BackgroundMemory.bytes_for(64, 48)

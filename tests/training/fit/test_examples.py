@@ -14,7 +14,6 @@ from nightowl.training.fit.examples import (
     crop_origin,
     crop_rng,
 )
-from nightowl.training.fit.memory_sim import MemorySimulation
 from nightowl.training.nets.recogniser_output import CHARSET
 from nightowl.training.synth.samples import Sample, SampleConfig, make_sample
 
@@ -102,26 +101,3 @@ def test_several_crops_of_one_sample_share_its_alignment_and_differ_in_place(sam
 def test_per_sample_must_be_positive():
     with pytest.raises(ValueError, match="per_sample"):
         CropConfig(per_sample=0)
-
-
-def test_a_simulated_memory_cleans_the_static_pixels_of_the_input(sample):
-    memory = MemorySimulation(probability=1.0, wrong_probability=0.0, cut_probability=0.0,
-                              drift=0.0)
-    crop = CropConfig(size=96, plate_probability=0.0)
-    plain = EnhancerExamples(kind="mim", crop=crop).many(sample, 6)
-    mixed = EnhancerExamples(kind="mim", crop=crop, memory=memory).many(sample, 6)
-    changed = [k for k in range(6) if not np.array_equal(plain[k]["inputs"],
-                                                         mixed[k]["inputs"])]
-    assert changed  # most draws give a memory of more than T frames
-    for k in changed:
-        x0, y0 = crop_origin(sample, crop, crop_rng(sample, k))
-        masks = sample.sequence.masks[:, y0:y0 + 96, x0:x0 + 96]
-        static = ~masks.any(axis=0)
-        before = plain[k]["inputs"].reshape(4, 3, 96, 96)
-        after = mixed[k]["inputs"].reshape(4, 3, 96, 96)
-        # the frames agree where the memory is trusted, and nothing changes on a vehicle
-        spread_before = np.abs(before[-1] - before[0])[:, static].mean()
-        spread_after = np.abs(after[-1] - after[0])[:, static].mean()
-        assert spread_after < 0.8 * spread_before
-        near = masks.any(axis=0)
-        assert np.array_equal(after[:, :, near], before[:, :, near])

@@ -9,14 +9,14 @@ smoother than the truth (measured with ``nightowl eval --long``: bench/README.md
 "Background memory").
 
 Why calibrated: the memory is the mean of clipped dark frames. Where the scene is dark, noise
-below level 0 is clipped, so the mean sits above the scene: on a rendered street under Eq. 6
-at S = 25, the darkest static pixels come out 12 levels too bright from the memory times the
-gain. The networks have learnt to remove that bias, and so has the camera's
-:class:`LevelCalibration`, learnt while the camera runs: for each channel and memory level, the
-mean of the network's output minus the memory, on pixels the memory trusts. The blended memory
-is then as bright as the network says at that level and as clean as the memory.
-Calibrating on levels of the dark frame, not on the brightened output, keeps it valid when
-the gain changes.
+below level 0 is clipped, so the mean sits above the scene, and the memory times the gain
+comes out too bright on the darkest static pixels (under Eq. 6, noise of 2 levels rounded and
+clipped at 0, a scene at 1 level of the dark frame averages 1.39). The networks have learnt
+to remove that bias, and so has the camera's :class:`LevelCalibration`, learnt while the
+camera runs: for each channel and memory level, the mean of the network's output minus the
+memory, on pixels the memory trusts. The blended memory is then as bright as the network says
+at that level and as clean as the memory. Calibrating on levels of the dark frame, not on the
+brightened output, keeps it valid when the gain changes.
 """
 
 from __future__ import annotations

@@ -166,10 +166,11 @@ class EnhanceService:
                                          settings.background_memory,
                                          settings.background_memory_frames,
                                          settings.background_join_frames, multi.frames))
-        # each memory's newest turn (weak: a memory freed with its camera takes it along)
-        self._blend_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
-            weakref.WeakKeyDictionary())
+        # each memory's newest turn to update it, and to blend an answer with it (weak: a
+        # memory freed with its camera takes them along)
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
+            weakref.WeakKeyDictionary())
+        self._blend_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
             weakref.WeakKeyDictionary())
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)

@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--s-values", default=None, help="--long: values of S, comma "
                         "separated (default 20,22,25,28,30)")
     parser.add_argument("--memory-model", default=None, help="--long: also this model file "
-                        "(in --models) with the memory, e.g. mim_l1_cr_memory.onnx")
+                        "(in --models) with the memory, e.g. a fine-tune exported there")
     parser.add_argument("--precision", choices=("int8", "fp32"), default=_served_precision(),
                         help="run the networks as the CPU server does: int8 (their listed "
                         "*.int8.onnx copies) or fp32 (default: the server's, "

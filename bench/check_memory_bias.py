@@ -31,15 +31,6 @@ from nightowl.training.evaluation.longrun import OLD
 from nightowl.training.evaluation.longset import darken_long, long_scene
 
 
-def clip_inverse(sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """(mean of the clipped, rounded frames, scene level) on a grid of scene levels 0-64, for
-    Gaussian noise of std ``sigma`` (8-bit levels): E[Y] = sum_k P(mu + n >= k - 0.5)."""
-    levels = np.arange(0, 64, 1 / 64)
-    steps = np.arange(1, 256) - 0.5
-    tail = np.vectorize(math.erfc)((steps[None, :] - levels[:, None]) / (sigma * math.sqrt(2)))
-    return (0.5 * tail).sum(axis=1), levels
-
-
 def noise_line(frames: np.ndarray, mean: np.ndarray, trusted: np.ndarray,
                lowest: float = 6.0) -> tuple[float, float]:
     """(a, b) of the per-frame noise variance a + b * level (8-bit levels squared), fitted on
@@ -61,8 +52,9 @@ def noise_line(frames: np.ndarray, mean: np.ndarray, trusted: np.ndarray,
     return max(float(offset), 0.1), max(float(slope), 0.0)
 
 
-def clip_inverse_line(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """clip_inverse with noise variance a + b * level."""
+def clip_inverse(a: float, b: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of the clipped, rounded frames, scene level) on a grid of scene levels 0-64, for
+    Gaussian noise of variance a + b * level (8-bit levels): E[Y] = sum_k P(mu + n >= k - 0.5)."""
     levels = np.arange(0, 64, 1 / 64)
     steps = np.arange(1, 256) - 0.5
     sigma = np.sqrt(a + b * levels)[:, None]
@@ -84,7 +76,7 @@ def main() -> None:
     low = darken_long(args.split, 0, sequence, tuple(cameras), args.noise, args.s)
     engine = load_engine("mim_l1_cr.onnx", "onnxruntime-cpu", threads=2)
     pipeline = Pipeline.for_engines({"multi": engine}, few_frames="repeat")
-    observed, levels = clip_inverse(args.sigma)
+    observed, levels = clip_inverse(args.sigma ** 2)
     memory = BackgroundMemory()
     errors: dict[str, list[np.ndarray]] = {"network": [], "blend (served)": [],
                                            "blend, exact clip correction": [],
@@ -107,7 +99,7 @@ def main() -> None:
         exact = np.interp(memory.mean.transpose(2, 0, 1), observed, levels) * args.s / 255
         leant = network + memory.confidence * (np.clip(exact, 0, 1) - network)
         a, b = noise_line(low[max(0, t - 3):t + 1], memory.mean, memory.confidence > 0.5)
-        seen, scene = clip_inverse_line(a, b)
+        seen, scene = clip_inverse(a, b)
         estimated = np.interp(memory.mean.transpose(2, 0, 1), seen, scene) * args.s / 255
         guessed = network + memory.confidence * (np.clip(estimated, 0, 1) - network)
         if t == len(low) - 1:

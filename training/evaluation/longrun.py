@@ -146,16 +146,16 @@ class LongEvaluator:
             window = low[max(0, t - 3):t + 1]
             prepared = self.pipeline.remember(self.pipeline.prepare(window, told, None, True),
                                               memory, low[t])
-            outputs, raw = {}, {}
+            measured, outputs, raw = self._measured(seq, t), {}, {}
             for row in rows:
-                if row.memory or self._measured(seq, t):  # (a calibration learns every frame)
+                if row.memory or measured:  # (a calibration learns from every frame)
                     if row.model not in raw:
                         raw[row.model] = self.engines[row.model].run(prepared.input[None])[0]
                     output = raw[row.model]
                     if row.memory:
                         output = self.pipeline.blend(output, prepared, calibrations[row.name])
                     outputs[row.name] = np.clip(output.transpose(1, 2, 0), 0, 1)
-            if not self._measured(seq, t):
+            if not measured:
                 continue
             truth = seq.clean[t].astype(np.float32) / 255
             static = ~seq.masks[max(0, t - 3):t + 1].any(axis=0)

@@ -12,8 +12,10 @@ blurred, and stretched so that a high percentile of the reference lands near 200
 start from the newer frame's flow (motion grows with the time gap). After DIS a static gate
 keeps the flow only where it explains the moving frame clearly better than no motion at all,
 judged against the frames' own noise: the camera is fixed, so "no motion" is the answer wherever
-the data cannot tell. Settings were chosen by measurement (``bench/bench_alignment.py``; the
-figures are in ``bench/README.md``).
+the data cannot tell. That noise is the larger of a single-frame estimate and the one the
+frames' own difference shows, which also holds the noise a Bayer demosaic or a codec spreads
+over neighbouring pixels (a real camera's, and the generator's sensor model). Settings were
+chosen by measurement (``bench/bench_alignment.py``; the figures are in ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _PRESETS: dict[str, int] = {
 # Second-difference kernel of Immerkaer's noise estimate; its weights' squares sum to 36.
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _MAD_TO_STD = 0.6745  # median |x| of a unit Gaussian
+DIFFERENCE_BLOCK = 8  # px of the working size: blocks of the frames' difference ...
+DIFFERENCE_PERCENTILE = 25.0  # ... whose mean squared difference at this percentile is noise
 _ROUNDING_VARIANCE = 1.0 / 36.0  # 8-bit rounding (1/12 per channel) in a mean of 3 channels
 MIN_SIZE = 16  # px, the smallest frame side accepted (DIS needs a few patches per side)
 
@@ -109,6 +113,7 @@ def estimate_flow(reference: np.ndarray, moving: np.ndarray,
         return np.zeros((height, width, 2), np.float32)
     ref, gain, noise = _prepare_reference(reference, config)
     prepared = _prepare(moving, gain, config)
+    noise = max(noise, _difference_variance(ref, [prepared]))
     flow = _estimate(ref, prepared, None, config)
     if config.static_gate:
         flow *= _gate(_evidence(ref, prepared, flow, config), noise, ref.grey.shape,
@@ -153,6 +158,7 @@ def align_to_last(frames: np.ndarray, config: AlignmentConfig = AlignmentConfig(
         return aligned, flows
     ref, gain, noise = _prepare_reference(frames[-1], config)
     pairs = _chained_flows(ref, frames, gain, config)
+    noise = max(noise, _difference_variance(ref, [moving for _, moving, _ in pairs]))
     for (t, _, _), flow in zip(pairs, _gated(ref, pairs, noise, config), strict=True):
         flows[t] = _to_full_size(flow, width, height, config)
         aligned[t] = warp(frames[t], flows[t])
@@ -204,6 +210,23 @@ def _noise_variance(grey: np.ndarray) -> float:
     response = cv2.filter2D(grey, cv2.CV_32F, _NOISE_KERNEL)[1:-1:2, 1:-1:2]
     std = float(np.median(np.abs(response))) / (_MAD_TO_STD * 6.0)
     return max(std * std, _ROUNDING_VARIANCE)
+
+
+def _difference_variance(ref: _Prepared, others: list[_Prepared]) -> float:
+    """Noise variance of the difference of two filtered frames, read off the frames themselves:
+    the DIFFERENCE_PERCENTILE-th percentile of the mean squared difference, per block of
+    DIFFERENCE_BLOCK px of the working size, of each other frame to the reference. A fixed
+    camera's frames hold static blocks, where that mean is the noise alone, and moving blocks,
+    where it is larger: a low percentile reads the former (a little below their mean, so that
+    white noise leaves the single-frame estimate in charge). Unlike that estimate it sees the
+    noise a Bayer demosaic or a codec spreads over neighbouring pixels, which a second
+    difference misses and the pre-filter barely lowers."""
+    height, width = ref.grey.shape
+    size = (max(1, width // DIFFERENCE_BLOCK), max(1, height // DIFFERENCE_BLOCK))
+    blocks = [cv2.resize((ref.grey - other.grey) ** 2, size, interpolation=cv2.INTER_AREA)
+              for other in others]
+    return float(np.percentile(np.concatenate([b.ravel() for b in blocks]),
+                               DIFFERENCE_PERCENTILE))
 
 
 @lru_cache(maxsize=16)

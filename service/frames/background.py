@@ -21,6 +21,10 @@ there this frame.
   replaces the memory there (or, if it agrees with it, is merged in);
 - an object that leaves: the revealed pixels fail the test, so their confidence is 0 at once
   (no ghost: the 4 frames alone are used there), and they join as above;
+- a large vehicle's flat parts look like the road behind them, so neither the tests nor (under
+  a camera's noise) the flow see them: where more than ``crowd`` of the pixels in a box of the
+  frame's shorter side / ``crowd_box`` are changing (moving, or changed and not settling as a
+  parked car's do), none is trusted;
 - a flow that calls more than ``flow_limit`` of the frame moving while the tests find most of
   it unchanged is not believed (the frames' noise fooled it, as a codec's or a Bayer mosaic's
   can), and the tests decide alone;
@@ -28,11 +32,11 @@ there this frame.
   not call moving changed): the memory restarts from this frame (the camera's buffer, which
   tests the whole frame's difference, restarts it as well).
 
-``confidence`` is N / (N + T) where the pixel is static now (and ``margin`` px from any that is
-not) and the memory holds more than T frames, else 0: the weight a memory of N frames gets,
-against T fresh ones, in the least-squares mix of two averages of one noise. Memory per
-camera: :meth:`BackgroundMemory.nbytes` (28 bytes a pixel, 25.8 MB for 1280x720; nothing grows
-with time).
+``confidence`` is N / (N + T) where the pixel is static now (``margin`` px from any that is
+not, and not crowded by them) and the memory holds more than T frames, else 0: the weight a
+memory of N frames gets, against T fresh ones, in the least-squares mix of two averages of one
+noise. Memory per camera: :meth:`BackgroundMemory.nbytes` (28 bytes a pixel, 25.8 MB for
+1280x720; nothing grows with time).
 No locks: one camera's frames go through it one at a time, in sequence order.
 """
 
@@ -76,6 +80,8 @@ class MemoryConfig:
     reset_fraction: float = 0.5  # more of the pixels not moving changed: a new scene, a restart
     drift: float = 0.05  # largest light change per frame followed by rescaling the memory
     margin: int = 4  # px around a changed or moving pixel where the memory is not trusted either
+    crowd: float = 0.15  # nor where more than this share of the pixels around is changing
+    crowd_box: int = 8  # ... in a box of the frame's shorter side / crowd_box
     flow_limit: float = 0.9  # a flow calling more of the frame moving, where the tests find it
     #   mostly unchanged, is not believed (DIS on a codec's or a mosaic's noise can)
 
@@ -170,8 +176,9 @@ class BackgroundMemory:
         if self.frames_seen == 2:  # the noise, first read from the first two frames' difference
             self._calibrate(grey_d, moving)
         # in units of the noise the difference has (the frame's, and the memory's own 1 / N)
-        u = grey_d * self._inv_std[self._bins]
-        u *= self._shrink[self._count]
+        u = cv2.LUT(self._bins, self._inv_std_lut())
+        u *= grey_d
+        u *= np.take(self._shrink, self._count)
         box = self.config.box
         local = cv2.blur(u, (box, box))
         energy = cv2.blur(u * u, (box, box))
@@ -189,7 +196,7 @@ class BackgroundMemory:
         step = local - self._residual
         step *= np.float32(_RESIDUAL_ALPHA)
         if moving is not None:  # what drives past says nothing of the background behind it
-            step[moving] = 0
+            step *= ~moving
         self._residual += step
         changed |= np.abs(self._residual) > limit * self._box_std * _RESIDUAL_STD
         self._learn_noise(grey_d, u, local, moving)
@@ -197,17 +204,29 @@ class BackgroundMemory:
             changed |= moving
         static = ~changed
         self._count += static & (self._count < self.config.max_frames)
-        weight = self._inverse[self._count]
-        weight[changed] = 0
-        d *= weight[..., None]
+        weight = np.take(self._inverse, self._count)
+        weight *= static
+        cv2.multiply(d, cv2.merge((weight, weight, weight)), dst=d)  # numpy's broadcast over
+        #   the channels is several times slower
         self._mean += d
         self._age += static & (self._age < 65535)
         self._collect(x, changed, moving)
-        confidence = self._trust[self._count]
+        confidence = np.take(self._trust, self._count)
+        crowded = None
+        if self.config.crowd < 1:  # much changing around: an object, its undetected parts too
+            side = max(3, min(changed.shape) // self.config.crowd_box | 1)
+            changing = changed & (self._candidate_count < 2)  # (not what settles, as a car that
+            #   parked: its pixels agree with their candidate from frame to frame)
+            if moving is not None:
+                changing |= moving
+            crowded = cv2.blur(changing.astype(np.float32), (side, side)) > np.float32(
+                self.config.crowd)
         if self.config.margin:  # a vehicle's edges and dim parts are rarely all detected
             grow = 2 * self.config.margin + 1
             changed = cv2.dilate(changed.view(np.uint8), np.ones((grow, grow), np.uint8)) > 0
-        confidence[changed] = 0
+        if crowded is not None:
+            changed |= crowded
+        confidence *= ~changed
         self._confidence = confidence
         return confidence
 
@@ -250,6 +269,13 @@ class BackgroundMemory:
         level = cv2.transform(self._mean, _GREY * np.float32(_LUT_STEPS / self._unit))
         index = np.clip(level, 0, len(_LEVEL_BIN) - 1).astype(np.intp)
         return _LEVEL_BIN[index]
+
+    def _inv_std_lut(self) -> np.ndarray:
+        """(256,) float32: each noise bin's 1 / std, padded for cv2.LUT (a lookup on the uint8
+        bins far faster than numpy's indexing)."""
+        table = np.zeros(256, np.float32)
+        table[:BINS] = self._inv_std
+        return table
 
     def _level_bins(self, values: np.ndarray) -> np.ndarray:
         """(n, 3) colours in frame levels -> (n,) their noise bins."""
@@ -342,39 +368,41 @@ class BackgroundMemory:
         still = changed | (self._candidate_count > 0)
         if moving is not None:
             still &= ~moving
-        ys, xs = np.nonzero(still)
-        if len(ys) == 0:
+        where = np.flatnonzero(still)  # flat indices: far faster to gather than (ys, xs)
+        if where.size == 0:
             return
-        value = x[ys, xs]  # (n, 3)
-        candidate = self._candidate[ys, xs].astype(np.float32)
-        n = self._candidate_count[ys, xs].astype(np.float32)
+        candidates, counts = _flat(self._candidate), _flat(self._candidate_count)
+        value = np.take(_flat(x), where, axis=0)  # (n, 3)
+        candidate = np.take(candidates, where, axis=0).astype(np.float32)
+        n = np.take(counts, where).astype(np.float32)
         inv_std = self._inv_std[self._level_bins(np.maximum(candidate, value))]  # their noise
         limit = np.float32(self.config.threshold ** 2)
         gap = _grey(value - candidate) * inv_std
         same = (n > 0) & (gap * gap < limit * (1 + 1 / np.maximum(n, 1)))
-        fresh = changed[ys, xs]
+        fresh = np.take(_flat(changed), where)
         n = np.where(same, n + 1, np.where(fresh, 1, 0))
         step = (value - candidate) / np.maximum(n, 1)[:, None]
         candidate = np.where(same[:, None], candidate + step, value)
         join = n >= self.config.join_frames
-        self._candidate[ys, xs] = candidate.astype(np.float16)
-        self._candidate_count[ys, xs] = np.where(join, 0, n).astype(np.uint8)
+        candidates[where] = candidate.astype(np.float16)
+        counts[where] = np.where(join, 0, n).astype(np.uint8)
         if not join.any():
             return
-        ys, xs, candidate, n = ys[join], xs[join], candidate[join], n[join]
-        old = self._mean[ys, xs]
-        count = self._count[ys, xs].astype(np.float32)
+        where, candidate, n = where[join], candidate[join], n[join]
+        means, totals, ages = _flat(self._mean), _flat(self._count), _flat(self._age)
+        old = np.take(means, where, axis=0)
+        count = np.take(totals, where).astype(np.float32)
         gap = _grey(candidate - old) * self._inv_std[self._level_bins(np.maximum(candidate, old))]
         agrees = gap * gap < limit * (1 / n + 1 / count)
         merged = (old * count[:, None] + candidate * n[:, None]) / (count + n)[:, None]
-        self._mean[ys, xs] = np.where(agrees[:, None], merged, candidate)
-        self._residual[ys, xs] = 0  # the old background's residual says nothing of the new
+        means[where] = np.where(agrees[:, None], merged, candidate)
+        _flat(self._residual)[where] = 0  # the old background's residual says nothing of the
+        #   new
         # merged: the candidate's frames that agreed are in the memory already, so the memory
         # counts as many frames as the larger of the two, and its age goes on
         total = np.where(agrees, np.maximum(count, n), n)
-        self._count[ys, xs] = total.astype(np.uint16)
-        age = self._age[ys, xs]
-        self._age[ys, xs] = np.where(agrees, age, n.astype(np.uint16))
+        totals[where] = total.astype(np.uint16)
+        ages[where] = np.where(agrees, np.take(ages, where), n.astype(np.uint16))
 
 
 def moving_pixels(flows: np.ndarray, threshold: float = 0.25) -> np.ndarray:
@@ -382,6 +410,14 @@ def moving_pixels(flows: np.ndarray, threshold: float = 0.25) -> np.ndarray:
     ``threshold`` px (the alignment's gate leaves the static background's at exactly 0)."""
     squared = np.float32(threshold * threshold)
     return np.any(flows[..., 0] ** 2 + flows[..., 1] ** 2 > squared, axis=0)
+
+
+def _flat(image: np.ndarray) -> np.ndarray:
+    """(H, W, ...) contiguous -> a (H * W, ...) view of it (writes go through)."""
+    flat = image.reshape(-1, *image.shape[2:])
+    if not np.shares_memory(flat, image):
+        raise ValueError("expected a contiguous array")
+    return flat
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

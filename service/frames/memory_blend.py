@@ -52,7 +52,7 @@ class Recall:
         """From a memory's mean (H, W, 3) in frame levels (``unit`` frame levels per 8-bit
         level) and its confidence (copied)."""
         scaled = mean.transpose(2, 0, 1) * np.float32(FINE / unit)
-        np.clip(scaled, 0, FINE_TOP, out=scaled)
+        np.minimum(scaled, FINE_TOP, out=scaled)  # (no clip at 0: a mean is never negative)
         return cls(scaled.astype(np.uint16), confidence.copy(), float(gain))
 
 
@@ -113,12 +113,13 @@ def blend(output: np.ndarray, recall: Recall, calibration: LevelCalibration) -> 
     if tables is None or not recall.confidence.any():
         return output
     target = np.empty_like(output)
+    known = np.ones(output.shape[1:], bool)  # every channel's level calibrated
     for c in range(3):
-        np.take(tables[c], recall.index[c], out=target[c])
-    unknown = np.isnan(target)
-    weight = recall.confidence * ~unknown.any(axis=0)
-    np.copyto(target, output, where=unknown)
+        index, finite = recall.index[c], np.flatnonzero(~np.isnan(tables[c]))  # one span
+        np.take(np.nan_to_num(tables[c]), index, out=target[c])
+        known &= index >= np.uint16(finite[0])  # (a uint16 bound: no cast to int64)
+        known &= index <= np.uint16(finite[-1])
     target -= output
-    target *= weight
+    target *= recall.confidence * known  # 0 where unknown: the output exactly
     target += output
     return target

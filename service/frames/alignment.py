@@ -113,9 +113,9 @@ def estimate_flow(reference: np.ndarray, moving: np.ndarray,
         return np.zeros((height, width, 2), np.float32)
     ref, gain, noise = _prepare_reference(reference, config)
     prepared = _prepare(moving, gain, config)
-    noise = max(noise, _difference_variance(ref, [prepared]))
     flow = _estimate(ref, prepared, None, config)
     if config.static_gate:
+        noise = max(noise, _difference_variance(ref, [prepared]))
         flow *= _gate(_evidence(ref, prepared, flow, config), noise, ref.grey.shape,
                       config)[..., None]
     return _to_full_size(flow, width, height, config)
@@ -158,7 +158,8 @@ def align_to_last(frames: np.ndarray, config: AlignmentConfig = AlignmentConfig(
         return aligned, flows
     ref, gain, noise = _prepare_reference(frames[-1], config)
     pairs = _chained_flows(ref, frames, gain, config)
-    noise = max(noise, _difference_variance(ref, [moving for _, moving, _ in pairs]))
+    if config.static_gate:  # (the gate's noise: only the gate needs it)
+        noise = max(noise, _difference_variance(ref, [moving for _, moving, _ in pairs]))
     for (t, _, _), flow in zip(pairs, _gated(ref, pairs, noise, config), strict=True):
         flows[t] = _to_full_size(flow, width, height, config)
         aligned[t] = warp(frames[t], flows[t])

@@ -4,6 +4,7 @@ enhanced when awaited), on the real CPU engines."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -158,6 +159,16 @@ def test_memory_is_exact_across_interleaved_cameras_and_young_memory_changes_not
         assert alone[camera][6:] != without[camera][6:]  # then it is used
 
 
+async def cpu_threads_idle(service: EnhanceService) -> None:
+    """Every cpu thread has moved on from its last work: a thread answers first and drops the
+    work's arguments (a memory among them) a moment later, so each is made to take new work."""
+    threads = service.settings.align_threads
+    barrier = threading.Barrier(threads, timeout=60)
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(service.cpu, barrier.wait)
+                           for _ in range(threads)))
+
+
 def test_a_camera_memory_goes_with_its_buffer(engines):
     frames = static_street(5, 6)
 
@@ -169,6 +180,7 @@ def test_a_camera_memory_goes_with_its_buffer(engines):
         held = memory.frames_seen, memory.nbytes()
         del memory
         service.release_owner(owner)
+        await cpu_threads_idle(service)
         tails = len(service._memory_tails) + len(service._blend_tails)
         return held, tails, "cam" in service.buffers
 

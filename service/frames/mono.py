@@ -4,7 +4,7 @@ Roadside cameras mostly record monochrome at night, but every served network tak
 frame is replicated to three equal channels, so the colour models run on replicated channels
 (``nightowl eval``'s mono split measures that against colour frames of the same scenes; the
 served MIM L1+L_CR was fine-tuned with grey sequences as well,
-``training/configs/mim_l1_cr_mono.toml`` and ``mim_l1_cr_aligned.toml``). The enhanced RGB comes
+``training/configs/mim_l1_cr_mono.toml`` and the two stages after it). The enhanced RGB comes
 back to grey as its BT.601 luma rather than its channel mean: it is the grey a viewer of the
 colour answer would see (green-weighted), and any tint the colour model adds counts as it
 looks, not as three equal parts.

@@ -288,8 +288,8 @@ with 1-3 vehicles whose plates have 8-24 px characters, and exact masks and flow
   model's mono twin, against the same 40 scenes in colour; int8, gain told): `nightowl eval
   --out /tmp/eval-rel8 --count 100 --photo-count 40 --mono-count 40 --jobs 2` at the stage-8
   export (stage 7's figures from the same command at its export, `--out /tmp/eval-rel6`), the
-  whole-frame PSNR on grey frames, and the characters the release reads
-  over all S, grey / colour (the difference in brackets):
+  whole-frame PSNR on grey frames, and the characters the release reads over all S, grey /
+  colour (the difference in brackets):
 
   | noise | PSNR: stage 7 / release / classical | our recogniser | Tesseract |
   | --- | --- | --- | --- |

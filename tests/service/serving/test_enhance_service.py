@@ -164,9 +164,7 @@ async def cpu_threads_idle(service: EnhanceService) -> None:
     work's arguments (a memory among them) a moment later, so each is made to take new work."""
     threads = service.settings.align_threads
     barrier = threading.Barrier(threads, timeout=60)
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(service.cpu, barrier.wait)
-                           for _ in range(threads)))
+    await asyncio.gather(*(service.run_cpu(barrier.wait) for _ in range(threads)))
 
 
 def test_a_camera_memory_goes_with_its_buffer(engines):

@@ -22,6 +22,7 @@ camera's estimate over a FLICKER_FRAMES-frame sequence (std / mean of the per-fr
 estimate), raw and smoothed by ``GainTracker``, with the smoothed one's restart on a new scene.
 
 Run: python bench/bench_gain_estimate.py [--fit] [--count 40] [--noise eq6 extended sensor]
+     [--jpeg-quality 90]
 """
 
 from __future__ import annotations
@@ -154,9 +155,11 @@ def extended_floor(samples: int = 1_000_000) -> tuple[float, float]:
     return float(np.median(error)), float(np.percentile(error, 90))
 
 
-def measure(kind: str, split: str, model: str, count: int) -> dict[str, float]:
-    """Errors of frame T and window estimates, the JPEG difference, and the error of the
-    exposure rule alone (AE_TARGET over frame T's meter, clamped) on ``count`` scenes."""
+def measure(kind: str, split: str, model: str, count: int, quality: int = 90
+            ) -> dict[str, float]:
+    """Errors of frame T and window estimates, the difference JPEG of ``quality`` makes, and
+    the error of the exposure rule alone (AE_TARGET over frame T's meter, clamped) on ``count``
+    scenes."""
     frame_err, window_err, jpeg_diff, rule_err = [], [], [], []
     for i in range(count):
         for s, low in darkened(scene_config(kind, split), model, SEEDS[split], i):
@@ -165,7 +168,7 @@ def measure(kind: str, split: str, model: str, count: int) -> dict[str, float]:
             rule = AE_TARGET / math.exp(gain_features(low[-1])[METER])
             rule_err.append(abs(float(np.clip(rule, *TRAINED_GAINS)) - s) / s)
             window_err.append(abs(estimate_window_gain(low) - s) / s)
-            jpeg_diff.append(abs(estimate_gain(jpeg(low[-1])) - frame) / frame)
+            jpeg_diff.append(abs(estimate_gain(jpeg(low[-1], quality)) - frame) / frame)
     return {"frame median": np.median(frame_err), "frame p90": np.percentile(frame_err, 90),
             "window median": np.median(window_err), "window p90": np.percentile(window_err, 90),
             "jpeg median": np.median(jpeg_diff), "jpeg max": np.max(jpeg_diff),
@@ -200,6 +203,8 @@ def main() -> None:
     parser.add_argument("--flicker-count", type=int, default=6,
                         help="sequences per noise model for the flicker (default 6)")
     parser.add_argument("--noise", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--jpeg-quality", type=int, default=90,
+                        help="quality of the JPEG frame T is compared as (default 90)")
     args = parser.parse_args()
     start = time.perf_counter()
     if args.fit:
@@ -217,14 +222,15 @@ def main() -> None:
     print(f"floor of the extended model (exposure and colour ratios known): median "
           f"{floor[0]:.1%}, 90th percentile {floor[1]:.1%}")
     print(f"relative error |estimate - S| / S over S in {S_VALUES}, {args.count} scenes per "
-          "row; JPEG: frame T as JPEG q90 vs as PNG, relative difference of the estimates")
+          f"row; JPEG: frame T as JPEG q{args.jpeg_quality} vs as PNG, relative difference "
+          "of the estimates")
     print(f"{'scenes':22} {'noise':9} {'frame T med':>11} {'p90':>6} {'window med':>10} "
           f"{'p90':>6} {'JPEG med':>8} {'max':>6} {'rule med':>8} {'p90':>6}")
     for kind, split in (("photo", "val"), ("photo", "test"), ("render", "val"),
                         ("render", "test")):
         name = f"{kind} {split}" if kind == "photo" else f"rendered, seed {SEEDS[split]}"
         for model in args.noise:
-            r = measure(kind, split, model, args.count)
+            r = measure(kind, split, model, args.count, args.jpeg_quality)
             print(f"{name:22} {model:9} {r['frame median']:11.1%} {r['frame p90']:6.1%} "
                   f"{r['window median']:10.1%} {r['window p90']:6.1%} {r['jpeg median']:8.2%} "
                   f"{r['jpeg max']:6.2%} {r['rule median']:8.1%} {r['rule p90']:6.1%}",

@@ -11,7 +11,10 @@ is corrected by a small learned regressor (one hidden layer of tanh units) over 
 statistics of the frame: percentiles of its 4x4- and 8x8-block luminance (blocks average out
 the noise and a codec's blocks), of each channel's 4x4 blocks, and its channel means. The noise
 lifts the high percentiles, and the more so the noisier the camera, which is what the
-correction reads. Its weights (``gain_estimator.json``) are fitted by
+correction reads. The statistics are read off the frame as a JPEG of quality CODEC_QUALITY
+carries it (``codec_view``): re-encoding a JPEG at its own quality hardly moves it, so a frame
+sent as PNG and the same frame sent as such a JPEG get nearly the same estimate, where the codec
+alone moved a dark frame's meter by up to 7%. Its weights (``gain_estimator.json``) are fitted by
 ``python bench/bench_gain_estimate.py --fit`` on photo scenes of the "train" split and rendered
 streets of the training seed under every noise model; its error per noise model is in
 bench/README.md, "Gain estimate". Vehicles and lights in front of the scene still fool it now
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from nightowl.service.errors import BadRequest
@@ -47,6 +51,7 @@ CHANNEL_PERCENTILES = (90.0, 98.0, 99.5)  # of each channel's BLOCK x BLOCK mean
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709, as the exposure meters it
 MAX_PIXELS = 1 << 20  # frames larger than this are read at a stride (gain_features)
 FLOOR = 1e-4  # statistics below this fraction of full scale (a black frame) are read as it
+CODEC_QUALITY = 90  # the statistics are read off the frame through a JPEG of this quality
 METER = PERCENTILES.index(AE_PERCENTILE)  # where the meter sits in gain_features
 ESTIMATOR_FILE = Path(__file__).with_name("gain_estimator.json")  # the fitted regressor
 
@@ -120,19 +125,19 @@ def told_gain(request: float | None, setting: float | None) -> Gain | None:
 
 def gain_features(frame: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8/uint16 frame -> the statistics the estimate reads, each the log of a
-    fraction of the frame's full scale: the PERCENTILES of BLOCK x BLOCK and of 2 BLOCK x 2 BLOCK
-    mean luminance, the CHANNEL_PERCENTILES of each channel's BLOCK x BLOCK means, and each
-    channel's mean. Frames over MAX_PIXELS are read at a stride (every 2nd pixel, ...), which
-    keeps the cost of a large frame bounded."""
+    fraction of the frame's full scale, taken from its :func:`codec_view`: the PERCENTILES of
+    BLOCK x BLOCK and of 2 BLOCK x 2 BLOCK mean luminance, the CHANNEL_PERCENTILES of each
+    channel's BLOCK x BLOCK means, and each channel's mean. Frames over MAX_PIXELS are read at a
+    stride (every 2nd pixel, ...), which keeps the cost of a large frame bounded (and makes the
+    codec view of a frame of over 4 MAX_PIXELS only near that of its JPEG)."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an (H, W, 3) uint8/uint16 frame, got {frame.dtype} "
                          f"{frame.shape}")
     stride = max(1, int(math.sqrt(frame.shape[0] * frame.shape[1] / MAX_PIXELS)))
-    sampled = frame[::stride, ::stride]
+    sampled = codec_view(frame[::stride, ::stride])
     if min(sampled.shape[:2]) < 2 * BLOCK:  # a tiny frame: its pixels are its blocks
         sampled = np.repeat(np.repeat(sampled, 2 * BLOCK, axis=0), 2 * BLOCK, axis=1)
-    full = np.iinfo(frame.dtype).max
-    blocks = block_sums(sampled).astype(np.float32) * np.float32(1 / (BLOCK * BLOCK * full))
+    blocks = block_sums(sampled).astype(np.float32) * np.float32(1 / (BLOCK * BLOCK * 255))
     rows, cols = blocks.shape[0] // 2 * 2, blocks.shape[1] // 2 * 2
     pairs = blocks[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2, 3)
     large = (pairs[:, 0, :, 0] + pairs[:, 0, :, 1] + pairs[:, 1, :, 0] + pairs[:, 1, :, 1]) / 4
@@ -143,6 +148,19 @@ def gain_features(frame: np.ndarray) -> np.ndarray:
         *(percentiles(channels[:, c], CHANNEL_PERCENTILES) for c in range(3)),
         percentiles(large @ LUMA, PERCENTILES)])
     return np.log(np.maximum(statistics, FLOOR)).astype(np.float64)
+
+
+def codec_view(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB uint8/uint16 -> the uint8 frame a JPEG of quality CODEC_QUALITY makes of
+    it (16 bits rounded to 8 first: the estimate was fitted on 8-bit frames). A frame that came
+    as such a JPEG comes back almost unchanged, so it reads as its lossless original does."""
+    if frame.dtype == np.uint16:
+        frame = ((frame.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    bgr = np.ascontiguousarray(frame[..., ::-1])  # the codec's colour transform expects BGR
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, CODEC_QUALITY])
+    if not ok:  # pragma: no cover - cv2 encodes any non-empty uint8 image
+        raise RuntimeError(f"JPEG encoding of a {frame.shape} frame failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
 
 
 def block_sums(frame: np.ndarray) -> np.ndarray:

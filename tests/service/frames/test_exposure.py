@@ -17,6 +17,7 @@ from nightowl.service.frames.exposure import (
     Gain,
     GainEstimator,
     check_gain,
+    codec_view,
     estimate_gain,
     estimate_window_gain,
     gain_features,
@@ -94,12 +95,24 @@ def test_estimate_on_photo_val_scenes_is_within_the_measured_error(photo_windows
     assert means[20] < means[25] < means[30]
 
 
-def test_jpeg_q90_changes_the_estimate_by_under_3_percent(photo_windows):
+def test_jpeg_q90_changes_the_estimate_by_under_1_5_percent(photo_windows):
+    # bench/README.md, "Gain estimate": at most 1.1% over 200 photo frames per noise model
     for windows in photo_windows.values():
-        for window in windows[:4]:
+        for window in windows:
             frame = window[-1]
             assert estimate_gain(jpeg_q90(frame)) == pytest.approx(estimate_gain(frame),
-                                                                   rel=0.03)
+                                                                   rel=0.015)
+
+
+def test_the_codec_view_leaves_a_q90_jpeg_almost_as_it_is(photo_windows):
+    frame = photo_windows[25][0][-1]
+    coded = jpeg_q90(frame)
+    again = codec_view(coded)
+    assert again.dtype == np.uint8 and again.shape == frame.shape
+    assert np.abs(again.astype(int) - coded).mean() < 0.1  # re-encoding at its own quality
+    assert np.abs(codec_view(frame).astype(int) - coded).max() == 0  # the same encoder
+    deep = frame.astype(np.uint16) * 257
+    assert np.array_equal(codec_view(deep), codec_view(frame))  # 16 bits read as their 8
 
 
 def test_window_estimate_is_the_mean_of_its_frames_statistics(photo_windows):

@@ -8,7 +8,8 @@ Each camera buffer holds its own tracker, created when the buffer starts or rest
 camera, a scene change, a gap, a new resolution), so a new scene never inherits the old one's
 gain, and each frame is pushed to it as it joins the buffer, in sequence order (the server's
 event loop, not its CPU threads, whose order varies): a camera's gains do not depend on timing.
-The tracker keeps the statistics of the buffer's frames, so each frame's are computed once.
+The tracker keeps the statistics of the buffer's frames, so each frame's are computed once (by
+the server in its CPU threads, ``push_features``).
 Told gains never go through it.
 """
 
@@ -29,7 +30,7 @@ SMOOTHING = 0.05  # weight of the newest estimate once the average is warm. Inde
 #   1 / alpha = 20 frames
 
 
-@dataclass
+@dataclass(eq=False)  # a camera's state: each tracker is its own (and hashable)
 class GainTracker:
     """The smoothed gain of one camera's estimates (see the module doc)."""
 
@@ -47,7 +48,12 @@ class GainTracker:
     def push(self, frame: np.ndarray) -> float:
         """Take in the buffer's newest (H, W, 3) frame; returns the smoothed gain of the window
         of the last ``frames`` frames (their estimate_window_gain, smoothed)."""
-        self._features.append(gain_features(frame))
+        return self.push_features(gain_features(frame))
+
+    def push_features(self, features: np.ndarray) -> float:
+        """:meth:`push` for the newest frame's ``gain_features``, computed elsewhere (the
+        server computes them in its cpu threads and pushes them in sequence order)."""
+        self._features.append(features)
         return self.update(gain_from_features(np.mean(self._features, axis=0)))
 
     @property

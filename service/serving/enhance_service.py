@@ -40,7 +40,8 @@ from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.background import BackgroundMemory
-from nightowl.service.frames.exposure import Gain, told_gain
+from nightowl.service.frames.exposure import Gain, gain_features, told_gain
+from nightowl.service.frames.gain_tracker import GainTracker
 from nightowl.service.frames.mono import kind, luma, replicate
 from nightowl.service.frames.pipeline import Pipeline
 from nightowl.service.serving.batcher import Batcher, BatcherStoppedError
@@ -80,8 +81,9 @@ class Staged:
     #   frame was a duplicate or late, nothing to enhance
     reason: str = ""  # why skipped, or why the camera's buffer restarted
     told: Gain | None = None  # the gain told by the request, else by the setting
-    estimate: float | None = None  # the camera's estimated gain, smoothed over its frames in
-    #   sequence order (GainTracker); None: told, or no camera (estimated from the frames alone)
+    estimate: asyncio.Future[float] | None = None  # the camera's estimated gain, smoothed over
+    #   its frames in sequence order (GainTracker, ``_smoothed_gain``); None: told, or no camera
+    #   (estimated from the frames alone)
     camera_id: str | None = None  # the camera whose buffer holds the window; None: no camera
     newest: np.ndarray | None = None  # (H, W, 3) frame T as the buffer holds it (a reference,
     #   not window[-1], which would keep the whole stacked window alive in the preview)
@@ -171,6 +173,9 @@ class EnhanceService:
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
             weakref.WeakKeyDictionary())
         self._blend_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
+            weakref.WeakKeyDictionary())
+        # each camera's newest estimated gain (its frames' statistics are pushed in order)
+        self._gain_tails: weakref.WeakKeyDictionary[GainTracker, asyncio.Future] = (
             weakref.WeakKeyDictionary())
         self.previews = Previews(clock)  # each camera's latest pair, for the live page
         self.rates = RateLimiter(settings.camera_rate, settings.camera_burst, clock)
@@ -349,7 +354,7 @@ class EnhanceService:
             sequence = None if request.sequence is None else request.sequence + i
             pushed = self.buffers.push(camera_id, frame, sequence, request.owner, grey)
             if told is None and pushed.gain is not None and self.pipeline.estimates:
-                estimate = pushed.gain.push(frame)  # no statistics when a gain is told
+                estimate = self._smoothed_gain(pushed.gain, frame)  # none when told
         self.metrics.cameras.set(len(self.buffers))
         if pushed.window is None:
             return Staged(None, pushed.sequence, "skipped", told=told, camera_id=camera_id,
@@ -360,6 +365,16 @@ class EnhanceService:
         return Staged(pushed.window, pushed.sequence, status, pushed.reset, told, estimate,
                       camera_id, frames[-1], grey, self._turn(pushed.background),
                       self._turn(pushed.background, self._blend_tails))
+
+    def _smoothed_gain(self, tracker: GainTracker, frame: np.ndarray) -> asyncio.Future[float]:
+        """``tracker``'s smoothed gain once ``frame`` is in: its statistics computed in a cpu
+        thread (tens of ms for a large frame, kept off the event loop), pushed after those of
+        the frame staged before it, so that the gains follow the staging order."""
+        features = asyncio.wrap_future(self.cpu.submit(gain_features, frame))
+        smoothed = asyncio.ensure_future(
+            _push_in_order(tracker, features, self._gain_tails.get(tracker)))
+        self._gain_tails[tracker] = smoothed
+        return smoothed
 
     def _turn(self, memory: BackgroundMemory | None,
               tails: weakref.WeakKeyDictionary | None = None) -> _Turn | None:
@@ -405,8 +420,9 @@ class EnhanceService:
         window = staged.window
         start = time.perf_counter()
         turn = staged.background
-        prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told,
-                                      staged.estimate, turn is not None)
+        estimate = None if staged.estimate is None else await staged.estimate
+        prepared = await self.run_cpu(self.pipeline.prepare, window, staged.told, estimate,
+                                      turn is not None)
         if turn is not None:
             prepared = await self._in_turn(turn, self.pipeline.remember, prepared, turn.memory,
                                            staged.newest)
@@ -485,3 +501,12 @@ def _as_rgb(frames: list[np.ndarray]) -> tuple[bool, list[np.ndarray]]:
 
 def _size(frame: np.ndarray) -> str:
     return f"{frame.shape[1]}x{frame.shape[0]} {frame.dtype}"
+
+
+async def _push_in_order(tracker: GainTracker, features: Awaitable[np.ndarray],
+                         previous: asyncio.Future | None) -> float:
+    """Push ``features`` into ``tracker`` once ``previous`` (the frame before's) is done,
+    however that ended: only its place in the order counts."""
+    if previous is not None:
+        await asyncio.wait([previous])
+    return tracker.push_features(await features)

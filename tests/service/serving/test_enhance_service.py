@@ -11,6 +11,8 @@ import pytest
 
 from nightowl.service.errors import BadImage, BadRequest, NotReady, Overloaded
 from nightowl.service.frames.background import BackgroundMemory
+from nightowl.service.frames.gain_tracker import GainTracker
+from nightowl.service.serving import enhance_service
 from nightowl.service.serving.enhance_service import EnhanceService, FrameRequest
 from nightowl.training.synth.degrade import eq6
 from nightowl.training.synth.long_scenes import LongConfig, render_long
@@ -68,6 +70,32 @@ def test_camera_frames_are_staged_in_call_order_and_enhanced_later(engines):
     assert duplicate.reason.startswith("duplicate: camera 'cam' already has sequence 3")
     assert skipped.status == "skipped" and skipped.image is None and skipped.gain is None
     assert skipped.reason == duplicate.reason and skipped.sequence == 3
+
+
+def test_a_cameras_gains_follow_its_staging_order_and_are_estimated_off_the_loop(
+        engines, monkeypatch):
+    frames = list(sequence(3, 4))
+    threads = []
+    real = enhance_service.gain_features
+
+    def recorded(frame):
+        threads.append(threading.current_thread().name)
+        return real(frame)
+
+    monkeypatch.setattr(enhance_service, "gain_features", recorded)
+
+    async def work(service):
+        submissions = [service.submit(FrameRequest([f], "gain-cam", t))
+                       for t, f in enumerate(frames)]
+        return [await s for s in reversed(submissions)][::-1]  # the newest finished first
+
+    results = with_service(engines, work)
+    tracker = GainTracker()
+    expected = [tracker.push(frame) for frame in frames]
+    assert [r.gain.source for r in results] == ["estimated"] * len(frames)
+    assert [r.gain.value for r in results] == pytest.approx(expected, rel=1e-6)
+    assert len(threads) == len(frames)
+    assert all(name.startswith("nightowl-cpu") for name in threads), threads
 
 
 def test_admission_is_refused_before_start_and_beyond_the_queue_limit(engines):

@@ -128,8 +128,8 @@ def gain_features(frame: np.ndarray) -> np.ndarray:
     fraction of the frame's full scale, taken from its :func:`codec_view`: the PERCENTILES of
     BLOCK x BLOCK and of 2 BLOCK x 2 BLOCK mean luminance, the CHANNEL_PERCENTILES of each
     channel's BLOCK x BLOCK means, and each channel's mean. Frames over MAX_PIXELS are read at a
-    stride (every 2nd pixel, ...), which keeps the cost of a large frame bounded (and makes the
-    codec view of a frame of over 4 MAX_PIXELS only near that of its JPEG)."""
+    stride (every 2nd pixel, ...), which keeps the cost of a large frame bounded; such a frame
+    (4 MAX_PIXELS or more) is re-encoded after the stride, so it reads as its JPEG only roughly."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected an (H, W, 3) uint8/uint16 frame, got {frame.dtype} "
                          f"{frame.shape}")

@@ -135,12 +135,16 @@ def fit(count: int, models: tuple[str, ...]) -> GainEstimator:
                          output_weights=params[2], output_bias=float(params[3][0]))
 
 
-def extended_floor(samples: int = 1_000_000) -> tuple[float, float]:
+def extended_floor(samples: int = 1_000_000) -> dict[str, float]:
     """Median and 90th percentile of the relative error of the best estimate of S under the
     extended model for one that knew each frame's exposure and its colour ratios (red / green,
-    blue / green) exactly: the common scale of the channel gains stays unknown."""
+    blue / green) exactly: the common scale of the channel gains stays unknown. Unclamped, and
+    clamped to TRAINED_GAINS as the server's estimate is, with S drawn from S_VALUES as the
+    measurement draws it (the clamp cancels the errors that point out of the range at its
+    ends: S = 20 read low, S = 30 read high)."""
     low, high = NoiseConfig().channel_gain
-    gains = np.random.default_rng(0).uniform(low, high, (samples, 3))
+    rng = np.random.default_rng(0)
+    gains = rng.uniform(low, high, (samples, 3))
     log_luma = np.log(gains @ LUMA.astype(np.float64))
     edges = np.linspace(np.log(low / high), np.log(high / low), 41)
     cells = (np.digitize(np.log(gains[:, 0] / gains[:, 1]), edges) * 64
@@ -152,7 +156,11 @@ def extended_floor(samples: int = 1_000_000) -> tuple[float, float]:
         members = order[begin:end]
         best[members] = np.median(log_luma[members])
     error = np.abs(np.exp(best - log_luma) - 1)
-    return float(np.median(error)), float(np.percentile(error, 90))
+    s = rng.choice(np.asarray(S_VALUES, np.float64), samples)
+    clamped = np.abs(np.clip(s * np.exp(best - log_luma), *TRAINED_GAINS) - s) / s
+    return {"median": float(np.median(error)), "p90": float(np.percentile(error, 90)),
+            "clamped median": float(np.median(clamped)),
+            "clamped p90": float(np.percentile(clamped, 90))}
 
 
 def measure(kind: str, split: str, model: str, count: int, quality: int = 90
@@ -220,7 +228,9 @@ def main() -> None:
         return
     floor = extended_floor()
     print(f"floor of the extended model (exposure and colour ratios known): median "
-          f"{floor[0]:.1%}, 90th percentile {floor[1]:.1%}")
+          f"{floor['median']:.1%}, 90th percentile {floor['p90']:.1%}; clamped to "
+          f"{TRAINED_GAINS[0]:g}-{TRAINED_GAINS[1]:g} as the estimate is, over S in {S_VALUES}: "
+          f"median {floor['clamped median']:.1%}, 90th percentile {floor['clamped p90']:.1%}")
     print(f"relative error |estimate - S| / S over S in {S_VALUES}, {args.count} scenes per "
           f"row; JPEG: frame T as JPEG q{args.jpeg_quality} vs as PNG, relative difference "
           "of the estimates")

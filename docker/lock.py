@@ -5,8 +5,10 @@
 One lock serves both images (``pip install -c docker/constraints.txt``): the CPU image installs
 a subset of what the GPU image does, and pinning both from one resolution keeps their shared
 packages, onnxruntime included, at the same release, so a CPU replica and a GPU replica differ
-only in the execution provider. pip resolves here (this machine's pip configuration ignored) for
-the images' Python and Linux x86_64, wheels only, as the images' builds would.
+only in the execution provider. The README's two commands and CI install with it as well, so
+what is tested and measured is what the images serve. pip resolves here (this machine's pip
+configuration ignored) for the images' Python and Linux x86_64, wheels only, as the images'
+builds would.
 
 TensorRT is not resolved: its libraries are not on PyPI (a stub sdist fetches them from NVIDIA's
 index at install time). Its bindings wheel is, and the three packages of one TensorRT release

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.deploy.test_pins import pins
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,9 +31,6 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_both_commands_install_at_the_images_lock():
     """Tests and a local server run what the images ship: the lock constrains every install,
     so a newer wheel on the registry cannot move what is tested or measured."""
-    lock = ROOT / "docker" / "constraints.txt"
-    pinned = {line.split("==")[0].lower() for line in lock.read_text().splitlines()
-              if "==" in line and not line.startswith("#")}
-    assert {"opencv-python-headless", "onnxruntime", "numpy", "av"} <= pinned
+    assert {"opencv-python-headless", "onnxruntime", "numpy", "av"} <= pins().keys()
     for command in readme_commands():
         assert "pip install -q -c docker/constraints.txt -e " in command

@@ -19,6 +19,8 @@ import onnx
 from onnx import TensorProto, compose, helper
 
 OPSET = 18  # the shipped models' opset (GridSample-16)
+IR_VERSION = 10  # the shipped models' IR version: the onnx package writes its newest (14 for
+#   onnx 1.23), which the images' onnxruntime (1.31, IR 13 at most) refuses to load
 
 
 def warp_graph(frames: int = 4, round_to_8bit: bool = True) -> onnx.ModelProto:
@@ -96,7 +98,8 @@ def warp_graph(frames: int = 4, round_to_8bit: bool = True) -> onnx.ModelProto:
         [helper.make_tensor_value_info("aligned", TensorProto.FLOAT,
                                        ["batch", 3 * frames, "height", "width"])],
         initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              ir_version=IR_VERSION)
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -8,6 +8,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from nightowl.training.release.warp_graph import IR_VERSION, OPSET
+
 SHIFTS = np.array([[3.0, -1.0], [2.0, 0.5], [1.0, 0.0]], np.float32)  # (dx, dy) of frames 0-2
 
 
@@ -36,7 +38,7 @@ def shift_flow_graph() -> onnx.ModelProto:
                                        ["batch", 12, "height", "width"])],
         [helper.make_tensor_value_info("flows", TensorProto.FLOAT,
                                        ["batch", 3, "height", "width", 2])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 10
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              ir_version=IR_VERSION)
     onnx.checker.check_model(model, full_check=True)
     return model

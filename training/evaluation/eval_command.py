@@ -16,7 +16,8 @@ from pathlib import Path
 HELP = "score every method on the fixed synthetic and photo test sets (the paper's Table 1)"
 
 # sequences per split (each under every S and noise model); chosen so that the full run takes
-# about 30 minutes on 2 Intel Xeon cores (bench/README.md, "Evaluation cost"; README.md)
+# about 30 minutes on 2 Intel Xeon cores, 38 on 2 AMD EPYC ones (bench/README.md, "Evaluation
+# cost"; README.md)
 FULL_COUNT, FULL_PHOTO_COUNT, FULL_MONO_COUNT = 100, 40, 40
 QUICK_COUNT, QUICK_PHOTO_COUNT, QUICK_MONO_COUNT = 1, 1, 1  # --quick: a smoke run
 _DEFAULT_SPLITS = "synthetic,photo,mono"  # (--long: its own splits, long and long-photo)

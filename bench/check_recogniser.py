@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-import numpy as np
 import torch
 
 from nightowl.training.fit.examples import CropConfig, RecogniserExamples
@@ -77,5 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()

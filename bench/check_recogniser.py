@@ -20,7 +20,7 @@ from dataclasses import replace
 import torch
 
 from nightowl.training.fit.examples import CropConfig, RecogniserExamples
-from nightowl.training.fit.tasks import char_accuracy, load_recogniser, stack
+from nightowl.training.fit.tasks import RecogniserTask, load_recogniser, stack
 from nightowl.training.synth.degrade import NoiseConfig
 from nightowl.training.synth.samples import SampleConfig, make_sample
 from nightowl.training.synth.scenes import SceneConfig
@@ -42,14 +42,10 @@ def examples(camera: str, seed: int, count: int, softened: bool) -> list[dict]:
     return [make(make_sample(config, seed, i)) for i in range(count)]
 
 
-@torch.no_grad()
 def accuracy(model: torch.nn.Module, items: list[dict]) -> float:
-    correct = total = 0
-    for start in range(0, len(items), 16):
-        batch = stack(items[start:start + 16], torch.device("cpu"))
-        c, t = char_accuracy(torch.softmax(model(batch["image"]), 1), batch)
-        correct, total = correct + c, total + t
-    return correct / max(total, 1)
+    cpu = torch.device("cpu")
+    batches = [stack(items[start:start + 16], cpu) for start in range(0, len(items), 16)]
+    return RecogniserTask.validate(model, batches)["val_char_accuracy"]
 
 
 def main() -> None:

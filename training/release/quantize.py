@@ -15,6 +15,7 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,9 +70,10 @@ class _Reader:
 
 
 def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
-                  options: Int8Options = Int8Options()) -> None:
+                  options: Int8Options = Int8Options(), keep_float: Sequence[str] = ()) -> None:
     """Write the int8 copy of fp32 ``source`` to ``target``, ranges from ``calibration``
-    (N, C, H, W) float32 network inputs."""
+    (N, C, H, W) float32 network inputs. ``keep_float``: names of nodes left in float (for
+    measuring mixed copies; the shipped copies quantise every node)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -98,7 +100,8 @@ def quantize_int8(source: Path, target: Path, calibration: np.ndarray,
             quant_format=QuantFormat.QDQ if options.format == "qdq" else QuantFormat.QOperator,
             per_channel=options.per_channel, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, calibrate_method=method,
-            extra_options={"CalibPercentile": options.percentile})
+            extra_options={"CalibPercentile": options.percentile},
+            nodes_to_exclude=list(keep_float))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staging, target)  # the temporary folder may be on another file system
 

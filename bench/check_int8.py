@@ -43,14 +43,17 @@ def held_out_pairs(entry: dict, count: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([i["inputs"] for i in items]), np.stack([i["target"] for i in items])
 
 
-def ms_per_frame(path: Path, channels: int, repeat: int) -> float:
+def ms_per_frame(path: Path, channels: int, repeat: int, size: tuple[int, int] = (256, 256)
+                 ) -> float:
+    """Best of ``repeat`` runs on one onnxruntime thread of a dark random (height, width)
+    frame."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    frame = np.random.default_rng(0).random((1, channels, 256, 256), dtype=np.float32) / 20
+    frame = np.random.default_rng(0).random((1, channels, *size), dtype=np.float32) / 20
     name = session.get_inputs()[0].name
     session.run(None, {name: frame})
     times = []

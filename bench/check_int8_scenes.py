@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from check_int8 import ms_per_frame
 from compare_formulations import scene_of
 from tqdm import tqdm
 
@@ -64,18 +64,6 @@ def session(path: Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def ms_per_frame(run, channels: int) -> float:
-    frame = np.random.default_rng(0).random((1, channels, 368, 640), dtype=np.float32) / 20
-    name = run.get_inputs()[0].name
-    run.run(None, {name: frame})
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        run.run(None, {name: frame})
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
-
-
 def network_inputs(condition: methods.Condition, config: dict) -> np.ndarray:
     """(1, C, H, W): the condition's frames as the served enhancer of ``config`` takes them."""
     frames = condition.align() if config["kind"] == "mim" else condition.low[-1:]
@@ -96,10 +84,10 @@ def main() -> None:
         for name, keep in mixed_candidates(model.path).items():
             files[name] = Path(folder) / f"{name}.onnx"
             quantize_int8(model.path, files[name], calibration, INT8_OPTIONS, keep_float=keep)
+        for name, path in files.items():
+            ms = ms_per_frame(path, model.input_channels, 3, size=(368, 640))
+            print(f"{name}: {ms:.0f} ms per 640x368 frame", flush=True)
         runs = {name: session(path) for name, path in files.items()}
-        for name, run in runs.items():
-            print(f"{name}: {ms_per_frame(run, model.input_channels):.0f} ms per 640x368 frame",
-                  flush=True)
         recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu",
                                  models_dir=model.path.parent, threads=1, cpu_precision="fp32")
         sums: dict[tuple[str, str, str], np.ndarray] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from nightowl.training.release.quantize import (
     CALIBRATIONS,
     FORMATS,
     Int8Options,
+    ms_per_frame,
     quantize_int8,
     run_cpu,
 )
@@ -41,27 +41,6 @@ def held_out_pairs(entry: dict, count: int) -> tuple[np.ndarray, np.ndarray]:
     items = [make(make_sample(SampleConfig(), validation_seed(entry), i))
              for i in range(INT8_CALIBRATION, INT8_CALIBRATION + count)]
     return np.stack([i["inputs"] for i in items]), np.stack([i["target"] for i in items])
-
-
-def ms_per_frame(path: Path, channels: int, repeat: int, size: tuple[int, int] = (256, 256)
-                 ) -> float:
-    """Best of ``repeat`` runs on one onnxruntime thread of a dark random (height, width)
-    frame."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    frame = np.random.default_rng(0).random((1, channels, *size), dtype=np.float32) / 20
-    name = session.get_inputs()[0].name
-    session.run(None, {name: frame})
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        session.run(None, {name: frame})
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times)
 
 
 def candidates(format: str, calibrations: list[str], percentiles: list[float]

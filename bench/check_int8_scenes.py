@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from check_int8 import ms_per_frame
-from compare_formulations import scene_of
 from tqdm import tqdm
 
 from nightowl.service.engines import load_engine
@@ -29,9 +27,9 @@ from nightowl.service.modelrepo.files import resolve
 from nightowl.training.evaluation import methods
 from nightowl.training.evaluation.runner import read_scene
 from nightowl.training.evaluation.scoring import correct_chars
-from nightowl.training.evaluation.testset import NOISE_MODELS, darken
+from nightowl.training.evaluation.testset import NOISE_MODELS, darken, validation_scene
 from nightowl.training.release.int8 import INT8_CALIBRATION, INT8_OPTIONS, in_use_inputs, int8_name
-from nightowl.training.release.quantize import quantize_int8
+from nightowl.training.release.quantize import ms_per_frame, quantize_int8
 
 _OUTPUT_OPS = ("Slice", "Sigmoid", "Mul", "Sub", "Add")  # the heads' crop, the mask's blend
 #   (and the input's scaling and the shape arithmetic, which hold no int8 work either way)
@@ -92,7 +90,7 @@ def main() -> None:
                                  models_dir=model.path.parent, threads=1, cpu_precision="fp32")
         sums: dict[tuple[str, str, str], np.ndarray] = {}
         for index in tqdm(range(args.count), desc="photo validation", unit="seq"):
-            scene = scene_of("photo", index, "validation")
+            scene = validation_scene("photo", index)
             clean = scene.sequence.clean[-1].astype(np.float32) / 255
             chars = sum(len(p.labels) for p in scene.plates)
             for noise in NOISE_MODELS:

@@ -20,7 +20,6 @@ answer is scored as the server answers a grey frame: its luma.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,28 +36,14 @@ from nightowl.training.evaluation.testset import (
     SPLITS,
     EvalScene,
     darken,
-    make_scene,
     split_scene,
+    validation_scene,
 )
-from nightowl.training.synth.infrared import infrared_sequence
-
-# --scenes validation: the test splits' scene settings with validation photographs and seeds of
-# their own (neither a test seed nor a training config's), for choosing between runs without
-# looking at the test set
-VALIDATION_SEEDS = {"synthetic": 900_778, "photo": 900_777, "mono": 900_778}
 
 
 def scene_of(split: str, index: int, scenes: str) -> EvalScene:
     """Sequence ``index`` of ``split``: the test split's own, or its validation twin."""
-    if scenes == "test":
-        return split_scene(split, index)
-    config = SPLITS[split].scene
-    if config.uses_photos:
-        config = replace(config, photo_split="val")
-    scene = make_scene(index, config, VALIDATION_SEEDS[split], split)
-    if SPLITS[split].mono:  # the synthetic twin's scenes, seen grey as the test split is
-        scene.sequence = infrared_sequence(scene.sequence)
-    return scene
+    return split_scene(split, index) if scenes == "test" else validation_scene(split, index)
 
 
 class TorchRun:

@@ -108,6 +108,24 @@ def split_scene(split: str, index: int) -> EvalScene:
     return scene
 
 
+# validation twins of the test splits: their scene settings with validation photographs and seeds
+# of their own (neither a test seed nor a training config's), for choosing between runs without
+# looking at the test set
+VALIDATION_SEEDS = {"synthetic": 900_778, "photo": 900_777, "mono": 900_778}
+
+
+def validation_scene(split: str, index: int) -> EvalScene:
+    """Sequence ``index`` of the named test split's validation twin."""
+    chosen = SPLITS[split]
+    config = chosen.scene
+    if config.uses_photos:
+        config = replace(config, photo_split="val")
+    scene = make_scene(index, config, VALIDATION_SEEDS[split], split)
+    if chosen.mono:  # the synthetic twin's scenes, seen grey as the test split is
+        scene.sequence = infrared_sequence(scene.sequence)
+    return scene
+
+
 def darken(scene: EvalScene, noise: str, s: float) -> np.ndarray:
     """(T, H, W, 3) uint8 dark frames of ``scene`` under ``noise`` (one of NOISE_MODELS) at S."""
     if noise not in NOISE_MODELS or s not in S_VALUES:

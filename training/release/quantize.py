@@ -14,6 +14,7 @@ import io
 import logging
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +119,27 @@ class _Quiet:
 
     def __exit__(self, *exc) -> None:
         self._logger.setLevel(self._level)
+
+
+def ms_per_frame(path: Path, channels: int, repeat: int, size: tuple[int, int] = (256, 256)
+                 ) -> float:
+    """Best of ``repeat`` runs of ``path`` on one onnxruntime thread (no spinning) over a dark
+    random (height, width) frame, in ms."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    frame = np.random.default_rng(0).random((1, channels, *size), dtype=np.float32) / 20
+    name = session.get_inputs()[0].name
+    session.run(None, {name: frame})
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        session.run(None, {name: frame})
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
 
 
 def run_cpu(path: Path, inputs: np.ndarray, threads: int = 1) -> np.ndarray:

@@ -13,10 +13,12 @@ from nightowl.training.evaluation.testset import (
     PHOTO_SEED,
     SPLITS,
     TEST_SEED,
+    VALIDATION_SEEDS,
     check_split,
     darken,
     make_scene,
     split_scene,
+    validation_scene,
 )
 from nightowl.training.fit.config import DataConfig
 from nightowl.training.synth import photos
@@ -86,3 +88,12 @@ def test_the_mono_split_is_the_synthetic_scenes_seen_grey():
         assert np.array_equal(low[..., 0], low[..., 2]), noise  # a grey camera's frames
         assert np.array_equal(darken(split_scene("mono", 0), noise, 25), low)  # reproducible
         assert abs(float(low.mean()) - float(clean.mean()) / 25) < 1.0, noise
+
+
+def test_validation_twins_use_seeds_of_their_own_and_see_mono_grey():
+    assert not set(VALIDATION_SEEDS.values()) & {TEST_SEED, PHOTO_SEED}
+    twin, test = validation_scene("synthetic", 0), split_scene("synthetic", 0)
+    assert twin.seed == VALIDATION_SEEDS["synthetic"] and test.seed == TEST_SEED
+    assert not np.array_equal(twin.sequence.clean, test.sequence.clean)
+    grey = validation_scene("mono", 0).sequence.clean
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])

@@ -29,7 +29,7 @@ from nightowl.training.evaluation.runner import read_scene
 from nightowl.training.evaluation.scoring import correct_chars
 from nightowl.training.evaluation.testset import NOISE_MODELS, darken, validation_scene
 from nightowl.training.release.int8 import INT8_CALIBRATION, INT8_OPTIONS, in_use_inputs, int8_name
-from nightowl.training.release.quantize import ms_per_frame, quantize_int8
+from nightowl.training.release.quantize import cpu_session, ms_per_frame, quantize_int8
 
 _OUTPUT_OPS = ("Slice", "Sigmoid", "Mul", "Sub", "Add")  # the heads' crop, the mask's blend
 #   (and the input's scaling and the shape arithmetic, which hold no int8 work either way)
@@ -51,15 +51,6 @@ def mixed_candidates(path: Path) -> dict[str, list[str]]:
     lasts = convs("down.0.2.weight", "merge.2.2.weight")
     return {"heads": heads, "heads+first": heads + firsts,
             "heads+first+last": heads + firsts + lasts}
-
-
-def session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def network_inputs(condition: methods.Condition, config: dict) -> np.ndarray:
@@ -85,7 +76,7 @@ def main() -> None:
         for name, path in files.items():
             ms = ms_per_frame(path, model.input_channels, 3, size=(368, 640))
             print(f"{name}: {ms:.0f} ms per 640x368 frame", flush=True)
-        runs = {name: session(path) for name, path in files.items()}
+        runs = {name: cpu_session(path, spinning=False) for name, path in files.items()}
         recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu",
                                  models_dir=model.path.parent, threads=1, cpu_precision="fp32")
         sums: dict[tuple[str, str, str], np.ndarray] = {}
@@ -101,6 +92,7 @@ def main() -> None:
                         for name, run in runs.items():
                             out = run.run(None, {run.get_inputs()[0].name: inputs})[0][0]
                             image = np.clip(out.transpose(1, 2, 0), 0, 1)
+                            # one plate batch per copy, as the figures in bench/README.md were
                             reads = read_scene(recogniser, scene, {name: image})[name]
                             right = sum(correct_chars(p.labels, r)
                                         for p, r in zip(scene.plates, reads, strict=True))

@@ -121,16 +121,23 @@ class _Quiet:
         self._logger.setLevel(self._level)
 
 
+def cpu_session(path: Path, threads: int = 1, spinning: bool = True):
+    """An onnxruntime CPU session of ``path`` on ``threads`` threads; ``spinning`` False for
+    timing (idle threads then sleep instead of spinning on the other cores)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def ms_per_frame(path: Path, channels: int, repeat: int, size: tuple[int, int] = (256, 256)
                  ) -> float:
     """Best of ``repeat`` runs of ``path`` on one onnxruntime thread (no spinning) over a dark
     random (height, width) frame, in ms."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path, spinning=False)
     frame = np.random.default_rng(0).random((1, channels, *size), dtype=np.float32) / 20
     name = session.get_inputs()[0].name
     session.run(None, {name: frame})
@@ -144,10 +151,6 @@ def ms_per_frame(path: Path, channels: int, repeat: int, size: tuple[int, int] =
 
 def run_cpu(path: Path, inputs: np.ndarray, threads: int = 1) -> np.ndarray:
     """``inputs`` (N, C, H, W) through ``path`` on onnxruntime's CPU provider, one at a time."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path, threads)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: item[None]})[0] for item in inputs])

@@ -35,19 +35,25 @@ there this frame.
 ``confidence`` is N / (N + T) where the pixel is static now (``margin`` px from any that is
 not, and not crowded by them) and the memory holds more than T frames, else 0: the weight a
 memory of N frames gets, against T fresh ones, in the least-squares mix of two averages of one
-noise. Memory per camera: :meth:`BackgroundMemory.nbytes` (28 bytes a pixel, 25.8 MB for
-1280x720; nothing grows with time).
-No locks: one camera's frames go through it one at a time, in sequence order.
+noise. Memory per camera: :meth:`BackgroundMemory.nbytes` (38 bytes a pixel, 35.1 MB for
+1280x720, the last frame's recall included; nothing grows with time). The update's per-frame
+planes (24 bytes a pixel) are not a camera's: each thread keeps one set per frame size.
+
+The per-pixel work is done by compiled loops (``frames.memory_kernels``), a few passes over
+the frame where numpy would make dozens. No locks: one camera's frames go through it one at a
+time, in sequence order.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from nightowl.service.frames.memory_blend import LevelCalibration, Recall
+from nightowl.service.frames import memory_kernels as kernels
+from nightowl.service.frames.memory_blend import FINE, FINE_TOP, LevelCalibration, Recall
 
 BINS = 32  # noise is learnt per bin of sqrt(grey level in 8-bit units) * 2
 _LUT_STEPS = 4  # level lookup: steps per 8-bit level
@@ -60,12 +66,15 @@ _RESIDUAL_STD = np.float32(np.sqrt(_RESIDUAL_ALPHA / (2 - _RESIDUAL_ALPHA)))  # 
 #   box mean's
 _BIN_EVERY = 8  # frames between recomputing each pixel's noise bin
 _GREY = np.full((1, 3), 1 / 3, np.float32)  # cv2.transform matrix: RGB -> channel mean
+_SCRATCH = threading.local()  # per thread, the update's planes of each frame size in use
+_SCRATCH_SIZES = 4  # frame sizes a thread keeps planes for
 _LEARN_MIN_COUNT = 8  # pixels averaged over at least this many frames teach the noise
 _LEARN_RATE = 0.1  # weight of one frame's residuals in the noise tables
 _LEARN_CLIP = 4.0  # residuals beyond this many stds teach no noise
-_THUMB = 8  # px: the light-change ratio is read on blocks of this side
-BYTES_PER_PIXEL = 12 + 6 + 2 + 2 + 1 + 4 + 1  # mean, candidate, count, age, candidate count,
-#   smoothed residual, noise bin
+_THUMB_SHIFT = 3  # the light-change ratio is read on blocks of 2 ** this px a side
+_THUMB = 1 << _THUMB_SHIFT
+BYTES_PER_PIXEL = 12 + 6 + 2 + 2 + 1 + 4 + 1 + 4 + 6  # mean, candidate, count, age, candidate
+#   count, smoothed residual, noise bin; the last update's confidence and levels (its recall)
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,8 @@ class BackgroundMemory:
             return 0
         return LevelCalibration.nbytes + sum(
             a.nbytes for a in (self._mean, self._candidate, self._count, self._age,
-                               self._candidate_count, self._residual, self._bins))
+                               self._candidate_count, self._residual, self._bins,
+                               self._confidence, self._index))
 
     @staticmethod
     def bytes_for(width: int, height: int) -> int:
@@ -157,77 +167,81 @@ class BackgroundMemory:
         (``memory_blend.blend``), or None while it trusts no pixel."""
         if self._shape is None or not self._confidence.any():
             return None
-        return Recall.of(self._mean, float(self._unit), self._confidence, gain)
+        return Recall(self._index, self._confidence, float(gain))  # (the update's own
+        #   arrays: the next makes new ones)
 
     # --- learning --------------------------------------------------------------------------
     def update(self, frame: np.ndarray, moving: np.ndarray | None = None) -> np.ndarray:
         """Take in frame T (H, W, 3) uint8/uint16; ``moving`` (H, W) bool: where the alignment's
         flow says something moves (None: unknown). Returns the confidence (H, W) float32."""
         _check(frame, moving)
-        x = frame.astype(np.float32)
         if self._shape != frame.shape or self._dtype != frame.dtype:
-            return self._start(x, frame.dtype)
+            return self._start(frame.astype(np.float32), frame.dtype)
         self.frames_seen += 1
-        self._follow_light(x)
+        ratio = self._light_change(frame)
         if self.frames_seen % _BIN_EVERY == 0:
             self._bins = self._bins_of()
-        d = cv2.subtract(x, self._mean)  # (H, W, 3)
-        grey_d = cv2.transform(d, _GREY)  # (H, W)
         if self.frames_seen == 2:  # the noise, first read from the first two frames' difference
-            self._calibrate(grey_d, moving)
+            self._mean *= np.float32(ratio)
+            ratio = 1.0
+            self._calibrate(cv2.transform(cv2.subtract(frame.astype(np.float32), self._mean),
+                                          _GREY), moving)
         # in units of the noise the difference has (the frame's, and the memory's own 1 / N)
-        u = cv2.LUT(self._bins, self._inv_std_lut())
-        u *= grey_d
-        u *= np.take(self._shrink, self._count)
+        u, uu, local, energy, changed, changing, crowd_counts, near_changed, still = _scratch(
+            frame.shape[:2])
+        kernels.differences(frame, self._mean, np.float32(ratio), self._bins, self._inv_std,
+                            self._shrink, self._count, u, uu)
         box = self.config.box
-        local = cv2.blur(u, (box, box))
-        energy = cv2.blur(u * u, (box, box))
+        cv2.blur(u, (box, box), dst=local)
+        cv2.blur(uu, (box, box), dst=energy)
         limit = np.float32(self.config.threshold)
-        changed = np.abs(u) > limit
-        changed |= np.abs(local) > limit * self._box_std
-        changed |= energy > self._energy_limit
-        if (moving is not None and moving.mean() > self.config.flow_limit
-                and changed.mean() <= self.config.reset_fraction):
-            moving = None  # the flow moves nearly everything, the frame says not: it failed
-        if (self.frames_seen > 2 and (changed if moving is None else changed & ~moving).mean()
-                > self.config.reset_fraction):
+        has_moving = moving is not None
+        counts, totals, sums, near = kernels.tests(
+            u, local, energy, moving if has_moving else still, self._count, self._bins,
+            self._inv_std, limit, limit * self._box_std, self._energy_limit,
+            4 if u.size > 1 << 18 else 1, _LEARN_MIN_COUNT, np.float32(_LEARN_CLIP),
+            np.float32(_LEARN_CLIP) * self._box_std, changed)
+        pixels = changed.size
+        if (has_moving and counts[2] > self.config.flow_limit * pixels
+                and counts[0] <= self.config.reset_fraction * pixels):
+            has_moving = False  # the flow moves nearly everything, the frame says not: it failed
+        if (self.frames_seen > 2
+                and counts[1 if has_moving else 0] > self.config.reset_fraction * pixels):
             self.resets += 1
-            return self._start(x, frame.dtype, self.resets)
-        step = local - self._residual
-        step *= np.float32(_RESIDUAL_ALPHA)
-        if moving is not None:  # what drives past says nothing of the background behind it
-            step *= ~moving
-        self._residual += step
-        changed |= np.abs(self._residual) > limit * self._box_std * _RESIDUAL_STD
-        self._learn_noise(grey_d, u, local, moving)
-        if moving is not None:
-            changed |= moving
-        static = ~changed
-        self._count += static & (self._count < self.config.max_frames)
-        weight = np.take(self._inverse, self._count)
-        weight *= static
-        cv2.multiply(d, cv2.merge((weight, weight, weight)), dst=d)  # numpy's broadcast over
-        #   the channels is several times slower
-        self._mean += d
-        self._age += static & (self._age < 65535)
-        self._collect(x, changed, moving)
-        confidence = np.take(self._trust, self._count)
-        crowded = None
+            return self._start(frame.astype(np.float32), frame.dtype, self.resets)
+        if has_moving:  # what drives past says nothing of the background behind it
+            totals, sums, near = totals[0], sums[0], near[0]
+        else:
+            totals, sums, near = totals.sum(axis=0), sums.sum(axis=0), near.sum(axis=0)
+        self._learn_noise(totals, sums, near)
+        confidence = np.empty_like(u)  # (new arrays: a recall keeps them)
+        index = np.empty((3, *u.shape), np.uint16)
+        self._thumb_memory[:] = 0
+        kernels.learn(
+            frame, self._mean, self._candidate, self._candidate_scale, self._count, self._age,
+            self._candidate_count, self._residual, local, changed,
+            moving if has_moving else still, self._inv_std,
+            np.float32(_LUT_STEPS / self._unit), _LEVEL_BIN, np.float32(_RESIDUAL_ALPHA),
+            limit * self._box_std * _RESIDUAL_STD, self.config.max_frames, self._inverse,
+            self._trust, np.float32(self.config.threshold ** 2), self.config.join_frames,
+            confidence, changing, index, np.float32(FINE / self._unit), np.float32(FINE_TOP),
+            _THUMB_SHIFT, self._thumb_memory)
+        self._thumb_memory *= np.float32(1 / (3 * _THUMB * _THUMB))
+        crowd_limit = 0.0
         if self.config.crowd < 1:  # much changing around: an object, its undetected parts too
             side = max(3, min(changed.shape) // self.config.crowd_box | 1)
-            changing = changed & (self._candidate_count < 2)  # (not what settles, as a car that
-            #   parked: its pixels agree with their candidate from frame to frame)
-            if moving is not None:
-                changing |= moving
-            crowded = cv2.blur(changing.astype(np.float32), (side, side)) > np.float32(
-                self.config.crowd)
+            cv2.boxFilter(changing, cv2.CV_32F, (side, side), dst=crowd_counts, normalize=False)
+            crowd_limit = self.config.crowd * side * side
         if self.config.margin:  # a vehicle's edges and dim parts are rarely all detected
             grow = 2 * self.config.margin + 1
-            changed = cv2.dilate(changed.view(np.uint8), np.ones((grow, grow), np.uint8)) > 0
-        if crowded is not None:
-            changed |= crowded
-        confidence *= ~changed
-        self._confidence = confidence
+            cv2.dilate(changed, np.ones((grow, grow), np.uint8), dst=near_changed)
+        else:
+            near_changed[:] = changed
+        self._thumb_trust[:] = 0
+        kernels.distrust(confidence, near_changed, self.config.crowd < 1, crowd_counts,
+                         np.float32(crowd_limit), _THUMB_SHIFT, self._thumb_trust)
+        self._thumb_trust *= np.float32(1 / (_THUMB * _THUMB))
+        self._confidence, self._index = confidence, index
         return confidence
 
     def _start(self, x: np.ndarray, dtype: np.dtype, resets: int = 0) -> np.ndarray:
@@ -235,7 +249,8 @@ class BackgroundMemory:
         self._shape, self._dtype = x.shape, dtype
         self._unit = np.float32(np.iinfo(dtype).max / 255)  # frame levels per 8-bit level
         self._mean = x.copy()
-        self._candidate = np.zeros((height, width, 3), np.float16)
+        self._candidate = np.zeros((height, width, 3), np.uint16)  # fixed point:
+        self._candidate_scale = np.float32(65535 / np.iinfo(dtype).max)  # units per frame level
         self._count = np.ones((height, width), np.uint16)
         self._age = np.ones((height, width), np.uint16)
         self._candidate_count = np.zeros((height, width), np.uint8)
@@ -260,6 +275,9 @@ class BackgroundMemory:
         self._trust = np.where(counts > window, counts / (counts + window), 0).astype(np.float32)
         self.frames_seen, self.resets = 1, resets
         self._confidence = np.zeros((height, width), np.float32)
+        self._index = np.zeros((3, height, width), np.uint16)
+        self._thumb_memory = kernels.block_grey(self._mean, _THUMB_SHIFT)  # grey block means
+        self._thumb_trust = np.zeros_like(self._thumb_memory)  # ... of the confidence
         self.calibration = LevelCalibration()  # learnt anew with the memory
         return self._confidence
 
@@ -270,38 +288,21 @@ class BackgroundMemory:
         index = np.clip(level, 0, len(_LEVEL_BIN) - 1).astype(np.intp)
         return _LEVEL_BIN[index]
 
-    def _inv_std_lut(self) -> np.ndarray:
-        """(256,) float32: each noise bin's 1 / std, padded for cv2.LUT (a lookup on the uint8
-        bins far faster than numpy's indexing)."""
-        table = np.zeros(256, np.float32)
-        table[:BINS] = self._inv_std
-        return table
-
-    def _level_bins(self, values: np.ndarray) -> np.ndarray:
-        """(n, 3) colours in frame levels -> (n,) their noise bins."""
-        level = _grey(values) * np.float32(_LUT_STEPS / self._unit)
-        return _LEVEL_BIN[np.clip(level, 0, len(_LEVEL_BIN) - 1).astype(np.intp)]
-
-    def _follow_light(self, x: np.ndarray) -> None:
-        """Rescale the memory by the frame's light change over the memory's static blocks."""
+    def _light_change(self, frame: np.ndarray) -> float:
+        """The factor to rescale the memory by: the frame's light change over the memory's
+        trusted blocks, within ``drift``; 1 where it is within its own noise."""
         if self.config.drift == 0:
-            return
-        height, width = x.shape[:2]
-        size = (max(1, width // _THUMB), max(1, height // _THUMB))
-        frame = cv2.transform(cv2.resize(x, size, interpolation=cv2.INTER_AREA), _GREY)
-        memory = cv2.transform(cv2.resize(self._mean, size, interpolation=cv2.INTER_AREA),
-                               _GREY)
-        trusted = cv2.resize(self._confidence, size, interpolation=cv2.INTER_AREA)
-        use = (trusted > 0.5) & (memory > 2 * self._unit)
+            return 1.0
+        frame_grey, memory = kernels.block_grey(frame, _THUMB_SHIFT), self._thumb_memory
+        use = (self._thumb_trust > 0.5) & (memory > 2 * self._unit)
         if use.sum() < 64:
-            return
-        ratios = frame[use] / memory[use]
+            return 1.0
+        ratios = frame_grey[use] / memory[use]
         ratio = float(np.median(ratios))
         spread = 1.25 * float(np.median(np.abs(ratios - ratio))) / np.sqrt(ratios.size)
         if abs(ratio - 1) <= 3 * spread:  # within its own noise: rescaling would add flicker
-            return
-        ratio = min(max(ratio, 1 - self.config.drift), 1 + self.config.drift)
-        self._mean *= np.float32(ratio)
+            return 1.0
+        return min(max(ratio, 1 - self.config.drift), 1 + self.config.drift)
 
     def _calibrate(self, grey_d: np.ndarray, moving: np.ndarray | None) -> None:
         """Each bin's noise variance from frame 2 minus frame 1 (half its variance), where the
@@ -321,31 +322,22 @@ class BackgroundMemory:
         self._var_pixel[seen] = np.maximum(sums[seen] / total[seen], floor)
         self._inv_std = (1 / np.sqrt(self._var_pixel)).astype(np.float32)
 
-    def _learn_noise(self, grey_d: np.ndarray, u: np.ndarray, local: np.ndarray,
-                     moving: np.ndarray | None) -> None:
+    def _learn_noise(self, totals: np.ndarray, sums: np.ndarray, near: np.ndarray) -> None:
         """Each level bin's noise variance, from the residuals of settled pixels that do not
-        move (every 4th row of a large frame: plenty of samples, a quarter of the work), and the
-        std of a box mean of the normalised residual. Residuals beyond :data:`_LEARN_CLIP`
-        stds are left out, not those the tests call changed: a codec's noise (most residuals 0,
-        a few large) would otherwise teach a noise that shrinks with every frame. A bin with
-        too few samples so far takes the straight line through the learnt ones (shot noise
-        grows linearly with the level); the noise is floored at a third of an 8-bit level."""
-        rows = slice(0, None, 4 if grey_d.size > 1 << 18 else 1)
-        count = self._count[rows]
-        use = (count >= _LEARN_MIN_COUNT) & (np.abs(u[rows]) < _LEARN_CLIP)
-        if moving is not None:
-            use &= ~moving[rows]
-        if use.sum() < 256:
+        move (``kernels.tests`` gathers them: every 4th row of a large frame, plenty of
+        samples), and the std of a box mean of the normalised residual. Residuals beyond
+        :data:`_LEARN_CLIP` stds are left out, not those the tests call changed: a codec's
+        noise (most residuals 0, a few large) would otherwise teach a noise that shrinks with
+        every frame. A bin with too few samples so far takes the straight line through the
+        learnt ones (shot noise grows linearly with the level); the noise is floored at a third
+        of an 8-bit level. ``totals``, ``sums``: (BINS,) samples and their sum of squares;
+        ``near``: the box means' count and sum of squares."""
+        if totals.sum() < 256:
             return
-        bins = self._bins[rows][use]
-        shrink = self._shrink[count[use]]
-        values = grey_d[rows][use] * shrink
-        total = np.bincount(bins, minlength=BINS).astype(np.float32)
-        sums = np.bincount(bins, weights=values * values, minlength=BINS)
-        seen = total >= 64
+        seen = totals >= 64
         self._learnt |= seen
         table, rate = self._var_pixel, np.float32(_LEARN_RATE)
-        table[seen] += rate * (sums[seen] / total[seen] - table[seen])
+        table[seen] += rate * (sums[seen] / totals[seen] - table[seen]).astype(np.float32)
         if 2 <= self._learnt.sum() < BINS:
             levels = _BIN_LEVELS[self._learnt]
             slope, offset = np.polyfit(levels, table[self._learnt], 1)
@@ -353,76 +345,37 @@ class BackgroundMemory:
             table[~self._learnt] = np.maximum(line, table[self._learnt].min())
         np.maximum(table, self._floor, out=table)
         self._inv_std = (1 / np.sqrt(table)).astype(np.float32)
-        near = local[rows][use]
-        near = near[np.abs(near) < _LEARN_CLIP * self._box_std]
-        if near.size:
-            spread = float(np.sqrt(np.mean(near ** 2)))
+        if near[0]:
+            spread = float(np.sqrt(near[1] / near[0]))
             self._box_std += rate * (np.float32(spread) - self._box_std)
             self._box_std = max(self._box_std, np.float32(1 / self.config.box))
-
-    def _collect(self, x: np.ndarray, changed: np.ndarray, moving: np.ndarray | None) -> None:
-        """Pixels that changed, or hold a candidate, and do not move build the candidate
-        background: each frame like it adds to it, one unlike it starts a new one where the
-        pixel changed and drops it where the pixel is like the memory again. A candidate that
-        stays for join_frames frames replaces the memory there (or merges, if they agree)."""
-        still = changed | (self._candidate_count > 0)
-        if moving is not None:
-            still &= ~moving
-        where = np.flatnonzero(still)  # flat indices: far faster to gather than (ys, xs)
-        if where.size == 0:
-            return
-        candidates, counts = _flat(self._candidate), _flat(self._candidate_count)
-        value = np.take(_flat(x), where, axis=0)  # (n, 3)
-        candidate = np.take(candidates, where, axis=0).astype(np.float32)
-        n = np.take(counts, where).astype(np.float32)
-        inv_std = self._inv_std[self._level_bins(np.maximum(candidate, value))]  # their noise
-        limit = np.float32(self.config.threshold ** 2)
-        gap = _grey(value - candidate) * inv_std
-        same = (n > 0) & (gap * gap < limit * (1 + 1 / np.maximum(n, 1)))
-        fresh = np.take(_flat(changed), where)
-        n = np.where(same, n + 1, np.where(fresh, 1, 0))
-        step = (value - candidate) / np.maximum(n, 1)[:, None]
-        candidate = np.where(same[:, None], candidate + step, value)
-        join = n >= self.config.join_frames
-        candidates[where] = candidate.astype(np.float16)
-        counts[where] = np.where(join, 0, n).astype(np.uint8)
-        if not join.any():
-            return
-        where, candidate, n = where[join], candidate[join], n[join]
-        means, totals, ages = _flat(self._mean), _flat(self._count), _flat(self._age)
-        old = np.take(means, where, axis=0)
-        count = np.take(totals, where).astype(np.float32)
-        gap = _grey(candidate - old) * self._inv_std[self._level_bins(np.maximum(candidate, old))]
-        agrees = gap * gap < limit * (1 / n + 1 / count)
-        merged = (old * count[:, None] + candidate * n[:, None]) / (count + n)[:, None]
-        means[where] = np.where(agrees[:, None], merged, candidate)
-        _flat(self._residual)[where] = 0  # the old background's residual says nothing of the
-        #   new
-        # merged: the candidate's frames that agreed are in the memory already, so the memory
-        # counts as many frames as the larger of the two, and its age goes on
-        total = np.where(agrees, np.maximum(count, n), n)
-        totals[where] = total.astype(np.uint16)
-        ages[where] = np.where(agrees, np.take(ages, where), n.astype(np.uint16))
 
 
 def moving_pixels(flows: np.ndarray, threshold: float = 0.25) -> np.ndarray:
     """(T, H, W, 2) backward flows onto frame T -> (H, W) bool: any frame's flow longer than
     ``threshold`` px (the alignment's gate leaves the static background's at exactly 0)."""
-    squared = np.float32(threshold * threshold)
-    return np.any(flows[..., 0] ** 2 + flows[..., 1] ** 2 > squared, axis=0)
+    return kernels.moving_pixels(np.ascontiguousarray(flows, np.float32),
+                                 np.float32(threshold * threshold))
 
 
-def _flat(image: np.ndarray) -> np.ndarray:
-    """(H, W, ...) contiguous -> a (H * W, ...) view of it (writes go through)."""
-    flat = image.reshape(-1, *image.shape[2:])
-    if not np.shares_memory(flat, image):
-        raise ValueError("expected a contiguous array")
-    return flat
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (...) channel mean, float32."""
-    return (image[..., 0] + image[..., 1] + image[..., 2]) * np.float32(1 / 3)
+def _scratch(shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """The update's per-frame planes for frames of ``shape``: u, u * u, their box means,
+    changed, changing, the crowd's counts, near a changed pixel, and nothing moving (all
+    False: the moving pixels where the flow is unknown or not believed). Shared by the cameras a
+    thread serves (one update at a time), so that a camera's memory holds none of them."""
+    kept = getattr(_SCRATCH, "planes", None)
+    if kept is None:
+        kept = _SCRATCH.planes = {}
+    if shape not in kept:
+        if len(kept) >= _SCRATCH_SIZES:
+            kept.pop(next(iter(kept)))
+        planes, masks = (np.empty(shape, np.float32) for _ in range(5)), (
+            np.empty(shape, np.uint8) for _ in range(3))
+        u, uu, local, energy, crowd = planes
+        changed, changing, near = masks
+        kept[shape] = (u, uu, local, energy, changed, changing, crowd, near,
+                       np.zeros(shape, bool))
+    return kept[shape]
 
 
 def _noise_variance(grey: np.ndarray) -> float:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nightowl.service.frames import memory_kernels as kernels
+
 STEP = 0.25  # 8-bit levels of the dark frame per calibration bin
 BINS = 1024  # bins: levels 0 to 256
 FINE = 16  # a recall holds the memory's levels to 1 / FINE of a level (0.4 output levels at
@@ -35,6 +37,7 @@ DECAY = 0.98  # what the tables keep of their past at each learnt frame
 TRUSTED = 0.5  # confidence above which a pixel teaches the calibration
 LEARN_EVERY = (4, 2)  # the calibration learns from every 4th row and 2nd column (plenty)
 _FINE_LEVELS = (np.arange(FINE_TOP + 1) + 0.5) / FINE  # the level of each fine index
+_NO_TABLES = np.zeros((3, 1), np.float32)  # the lean's stand-in while nothing is calibrated
 
 
 @dataclass(frozen=True)
@@ -83,18 +86,15 @@ class LevelCalibration:
             tables[c, outside] = np.nan
         return tables
 
-    def learn(self, levels: np.ndarray, seen: np.ndarray, where: np.ndarray) -> None:
-        """Take in the offsets ``seen`` (3, h, w) in dark levels at memory ``levels`` (3, h, w)
-        on the pixels ``where`` (h, w) bool."""
-        if not where.any():
+    def take(self, counts: np.ndarray, sums: np.ndarray) -> None:
+        """Take in one frame's samples: per channel and bin, their number and the sum of their
+        offsets (dark levels); the past decays only when the frame brought some."""
+        if not counts.any():
             return
         self.sums *= DECAY
         self.counts *= DECAY
-        for c in range(3):
-            bins = np.minimum((levels[c][where] * np.float32(1 / STEP)).astype(np.intp),
-                              BINS - 1)
-            self.counts[c] += np.bincount(bins, minlength=BINS)
-            self.sums[c] += np.bincount(bins, weights=seen[c][where], minlength=BINS)
+        self.sums += sums
+        self.counts += counts
 
 
 def blend(output: np.ndarray, recall: Recall, calibration: LevelCalibration) -> np.ndarray:
@@ -102,24 +102,17 @@ def blend(output: np.ndarray, recall: Recall, calibration: LevelCalibration) -> 
     the recalled confidence (none where the calibration does not know the pixel's level yet);
     then the calibration learns this frame's offsets. Call it for a camera's frames one at a
     time, in sequence order, so that the answers do not depend on timing."""
-    per_level = recall.gain / 255  # output units per dark level
-    tables = calibration.targets(per_level)
-    rows, cols = (slice(0, None, k) for k in LEARN_EVERY)
-    clipped = np.clip(output[:, rows, cols], 0, 1)
-    teach = (recall.confidence[rows, cols] > TRUSTED) & (clipped < 1).all(axis=0)  # saturated:
-    #   no level to learn
-    levels = (recall.index[:, rows, cols] + np.float32(0.5)) * np.float32(1 / FINE)
-    calibration.learn(levels, clipped * np.float32(1 / per_level) - levels, teach)
-    if tables is None or not recall.confidence.any():
-        return output
-    target = np.empty_like(output)
-    known = np.ones(output.shape[1:], bool)  # every channel's level calibrated
-    for c in range(3):
-        index, finite = recall.index[c], np.flatnonzero(~np.isnan(tables[c]))  # one span
-        np.take(np.nan_to_num(tables[c]), index, out=target[c])
-        known &= index >= np.uint16(finite[0])  # (a uint16 bound: no cast to int64)
-        known &= index <= np.uint16(finite[-1])
-    target -= output
-    target *= recall.confidence * known  # 0 where unknown: the output exactly
-    target += output
-    return target
+    tables = calibration.targets(recall.gain / 255)
+    leaning = tables is not None and bool(recall.confidence.any())
+    lowest, highest = np.zeros(3, np.uint16), np.zeros(3, np.uint16)
+    if leaning:
+        for c, row in enumerate(~np.isnan(tables)):  # one span each
+            lowest[c], highest[c] = np.flatnonzero(row)[[0, -1]]
+    counts, sums = np.zeros_like(calibration.counts), np.zeros_like(calibration.sums)
+    leant = kernels.lean(np.ascontiguousarray(output, np.float32), recall.index,
+                         recall.confidence, leaning,
+                         np.nan_to_num(tables) if leaning else _NO_TABLES, lowest, highest,
+                         np.float32(FINE), np.float32(TRUSTED), np.float32(STEP), *LEARN_EVERY,
+                         np.float32(recall.gain / 255), counts, sums)
+    calibration.take(counts, sums)
+    return leant if leaning else output

@@ -38,6 +38,7 @@ import numpy as np
 from nightowl.service.engines import Engine, EngineError
 from nightowl.service.engines.served import load_engines
 from nightowl.service.errors import BadImage, BadRequest, EngineFailed, NotReady
+from nightowl.service.frames import memory_kernels
 from nightowl.service.frames.alignment import AlignmentConfig
 from nightowl.service.frames.background import BackgroundMemory
 from nightowl.service.frames.exposure import Gain, gain_features, told_gain
@@ -168,6 +169,8 @@ class EnhanceService:
                                          settings.background_memory,
                                          settings.background_memory_frames,
                                          settings.background_join_frames, multi.frames))
+        if settings.background_memory:  # compiled now, not on a camera's first frame
+            memory_kernels.warm_up()
         # each memory's newest turn to update it, and to blend an answer with it (weak: a
         # memory freed with its camera takes them along)
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (

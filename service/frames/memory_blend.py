@@ -102,7 +102,8 @@ def blend(output: np.ndarray, recall: Recall, calibration: LevelCalibration) -> 
     the recalled confidence (none where the calibration does not know the pixel's level yet);
     then the calibration learns this frame's offsets. Call it for a camera's frames one at a
     time, in sequence order, so that the answers do not depend on timing."""
-    tables = calibration.targets(recall.gain / 255)
+    per_level = np.float32(recall.gain / 255)  # output units per dark level
+    tables = calibration.targets(per_level)
     leaning = tables is not None and bool(recall.confidence.any())
     lowest, highest = np.zeros(3, np.uint16), np.zeros(3, np.uint16)
     if leaning:
@@ -113,6 +114,6 @@ def blend(output: np.ndarray, recall: Recall, calibration: LevelCalibration) -> 
                          recall.confidence, leaning,
                          np.nan_to_num(tables) if leaning else _NO_TABLES, lowest, highest,
                          np.float32(FINE), np.float32(TRUSTED), np.float32(STEP), *LEARN_EVERY,
-                         np.float32(recall.gain / 255), counts, sums)
+                         per_level, counts, sums)
     calibration.take(counts, sums)
     return leant if leaning else output

@@ -18,11 +18,13 @@ class Engine(Protocol):
     name: str  # model file name, e.g. "mim_l1_cr.onnx"
     backend: str  # "onnxruntime-cpu" | "onnxruntime-cuda" | "onnxruntime-tensorrt" | "tensorrt"
     input_name: str  # "frames" (MIM) or "frame" (SIM)
-    frames: int  # 4 for MIM, 1 for SIM: input channels = 3 * frames
+    frames: int  # 4 for MIM, 1 for SIM: input channels = 3 * frames (+ the memory's)
+    memory_input: bool  # the camera's background memory follows the frames (MEMORY_CHANNELS)
     reference_gain: float | None  # inputs scaled by gain / this (ModelFile.reference_gain)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """(B, 3*frames, H, W) float32 in [0, 1] -> (B, 3, H, W) float32 in [0, 1]."""
+        """(B, C, H, W) float32 (C = 3*frames, + MEMORY_CHANNELS with memory_input) -> (B, 3,
+        H, W) float32 in [0, 1]."""
         ...
 
     def describe(self) -> dict:
@@ -45,7 +47,8 @@ def check_batch(batch: object, model: ModelFile) -> np.ndarray:
         raise BatchError(f"{model.path.name} takes float32 in [0, 1], got {batch.dtype}")
     if batch.ndim != 4 or batch.shape[1] != channels or min(batch.shape) < 1:
         raise BatchError(f"{model.path.name} takes (B, {channels}, H, W) with B, H, W >= 1 "
-                         f"({model.input_name}: {channels // 3} RGB frames), got {batch.shape}")
+                         f"({model.input_name}: {model.frames} RGB frames"
+                         f"{' and the memory' if model.memory_input else ''}), got {batch.shape}")
     return np.ascontiguousarray(batch)
 
 

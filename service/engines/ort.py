@@ -40,7 +40,8 @@ class OrtEngine:
         self.name = model.path.name
         self.backend = backend
         self.input_name = model.input_name
-        self.frames = model.input_channels // 3
+        self.frames = model.frames
+        self.memory_input = model.memory_input
         self.reference_gain = model.reference_gain
         self._session = session
         self._output = model.output_name

@@ -111,7 +111,8 @@ class TensorRTEngine:
         self.model = model
         self.name = model.path.name
         self.input_name = model.input_name
-        self.frames = model.input_channels // 3
+        self.frames = model.frames
+        self.memory_input = model.memory_input
         self.reference_gain = model.reference_gain
         self._output = model.output_name
         self._profile = profile

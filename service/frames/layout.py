@@ -1,11 +1,27 @@
 """The network input layout: integer RGB frames -> the (3n, H, W) float32 planes every enhancer
 takes, scaled as in training (1 / the dtype's maximum, times gain / reference_gain for a network
 trained on exposure-normalised frames). Training builds its examples with these functions, so
-what is trained is what is served."""
+what is trained is what is served.
+
+A network that takes a camera's background memory (``memory`` in its model config) gets
+MEMORY_CHANNELS more planes after the frames (``memory_planes``): the memory in the frames'
+units and its confidence; zeros where the camera has none."""
 
 from __future__ import annotations
 
 import numpy as np
+
+MEMORY_CHANNELS = 4  # the memory's RGB and its confidence, after a memory network's frames
+# the memory planes' scales. A network learns the memory's weights from zero, started from one
+# without memory; Adam moves every weight by about its learning rate a step, so a plane's
+# weights change the function in proportion to the plane's magnitude. Four times the frames'
+# units (and the confidence at a quarter, 4 once the network lifts its input 16 times) learn
+# it in a CPU fine-tune's few thousand steps; at the frames' own magnitude the weights had
+# reached a twentieth of the frames' after 900 steps, and full confidence at 1 (16 lifted)
+# cost the network 0.3 dB of validation PSNR in its first 600 (training/configs/
+# mim_l1_cr_memory.toml)
+MEMORY_SCALE = 4.0  # the memory's levels, times the frames' input scale
+CONFIDENCE_SCALE = 0.25  # the confidence plane's value at full trust
 
 
 def input_scale(dtype: type | np.dtype, gain: float | None = None,
@@ -28,3 +44,18 @@ def network_input(frames: np.ndarray, scale: np.float32 | None = None) -> np.nda
     height, width = frames.shape[-3:-1]
     stacked = frames.reshape(-1, height, width, 3).transpose(0, 3, 1, 2)
     return stacked.reshape(-1, height, width).astype(np.float32) * scale
+
+
+def memory_planes(levels: np.ndarray | None, confidence: np.ndarray | None,
+                 scale: np.float32, shape: tuple[int, int]) -> np.ndarray:
+    """The (MEMORY_CHANNELS, H, W) float32 planes after a memory network's frames: the memory
+    ``levels`` (3, H, W) in 8-bit levels of the dark frame times ``scale`` (the input_scale of
+    8-bit frames at the frame's gain, whatever the frames' depth) and MEMORY_SCALE, then its
+    ``confidence`` (H, W) in [0, 1], times CONFIDENCE_SCALE. None (no memory yet): zeros of
+    ``shape`` (H, W), which the network was trained to answer as it would without memory."""
+    planes = np.zeros((MEMORY_CHANNELS, *shape), np.float32)
+    if levels is not None and confidence is not None:
+        np.multiply(levels, np.float32(scale * MEMORY_SCALE), out=planes[:3],
+                    casting="unsafe")
+        np.multiply(confidence, np.float32(CONFIDENCE_SCALE), out=planes[3])
+    return planes

@@ -19,7 +19,10 @@ A camera with a background memory (``frames.background``) has ``remember`` run o
 frame, in sequence order: frame T joins the memory where the alignment's flow and the memory's
 own tests say nothing moves, and the frame takes a recall of the memory with it. ``blend`` then
 leans the engine's output on the memory where it is trusted (``frames.memory_blend``; nothing
-changes while the memory is young, or where it trusts no pixel).
+changes while the memory is young, or where it trusts no pixel). A multi-image network that
+takes the memory itself (``memory_input``) gets it after its frames instead (``remember`` fills
+the planes ``prepare`` leaves at zero, ``layout.memory_planes``), and its answer is not leant
+again: it learnt when to trust the memory, and where not.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from nightowl.service.frames.alignment import MIN_SIZE, AlignmentConfig, align_t
 from nightowl.service.frames.background import BackgroundMemory, moving_pixels
 from nightowl.service.frames.exposure import Gain, estimate_window_gain
 from nightowl.service.frames.flow_network import FlowEngine, align_with_network
-from nightowl.service.frames.layout import input_scale, network_input
-from nightowl.service.frames.memory_blend import LevelCalibration, Recall, blend
+from nightowl.service.frames.layout import input_scale, memory_planes, network_input
+from nightowl.service.frames.memory_blend import FINE, LevelCalibration, Recall, blend
 
 FewFrames = Literal["auto", "single", "repeat"]
 
@@ -45,7 +48,7 @@ class Prepared:
 
     model: Literal["multi", "single"]  # which engine takes it
     input: np.ndarray  # (3 * frames, H, W) float32 in [0, 1] (to gain / reference_gain when
-    #   exposure-normalised, unclipped, as in training)
+    #   exposure-normalised, unclipped, as in training); a memory network's: then its memory
     frames_used: int  # distinct frames behind the result
     dtype: type  # the frames' dtype (np.uint8 or np.uint16): the output's
     gain: Gain  # the gain behind the input's scale
@@ -64,6 +67,7 @@ class Pipeline:
     multi_reference_gain: float | None = None  # the multi-image model's reference_gain
     single_reference_gain: float | None = None  # the single-image model's
     flow: FlowEngine | None = None  # the flow network's engine (alignment "network"); None: DIS
+    memory_input: bool = False  # the multi-image model takes the camera's memory after its frames
 
     @classmethod
     def for_engines(cls, engines: dict, **options) -> Pipeline:
@@ -75,6 +79,7 @@ class Pipeline:
             raise ValueError(f"flow model {flow.name} aligns {flow.frames} frames, "
                              f"{multi.name} takes {multi.frames}")
         return cls(frames=multi.frames, multi_reference_gain=multi.reference_gain,
+                   memory_input=getattr(multi, "memory_input", False),
                    single_reference_gain=None if single is None else single.reference_gain,
                    flow=flow, **options)
 
@@ -102,28 +107,47 @@ class Pipeline:
         aligned, flows = align(window, self.alignment, self.flow)
         if len(aligned) < self.frames:  # (T - n) copies of the oldest aligned frame in front
             aligned = np.concatenate([np.repeat(aligned[:1], self.frames - count, 0), aligned])
-        return Prepared("multi", network_input(aligned, scale), count, window.dtype.type, gain,
+        planes = network_input(aligned, scale)
+        if self.memory_input:  # no memory yet: zeros, until ``remember`` fills them
+            planes = np.concatenate([planes, memory_planes(None, None, scale, planes.shape[1:])])
+        return Prepared("multi", planes, count, window.dtype.type, gain,
                         scale, moving_pixels(flows[:-1]) if moving and len(flows) > 1 else None)
 
-    @staticmethod
-    def remember(prepared: Prepared, memory: BackgroundMemory, frame: np.ndarray) -> Prepared:
+    def remember(self, prepared: Prepared, memory: BackgroundMemory, frame: np.ndarray
+                 ) -> Prepared:
         """Frame T (H, W, 3) of ``prepared`` into the camera's ``memory`` (where the flow does
         not move), and the memory's recall for :meth:`blend` (none for a network that takes
-        no gain: the memory's brightness would not be the output's). Call it for a camera's
-        frames one at a time, in sequence order."""
+        no gain: the memory's brightness would not be the output's); for a network that takes
+        the memory, the recall in its input's memory planes. Call it for a camera's frames one
+        at a time, in sequence order."""
         memory.update(frame, prepared.moving)
         gain = prepared.gain
         usable = gain is not None and gain.source != "unused" and gain.value is not None
-        return replace(prepared, moving=None,
-                       recall=memory.recall(gain.value) if usable else None)
+        recall = memory.recall(gain.value) if usable else None
+        if recall is None or prepared.model != "multi" or not self.memory_input:
+            return replace(prepared, moving=None, recall=recall)
+        planes = prepared.input.copy()  # (a Prepared is shared: never changed in place)
+        planes[3 * self.frames:] = self.recalled(recall)
+        return replace(prepared, input=planes, moving=None, recall=recall)
 
-    @staticmethod
-    def blend(output: np.ndarray, prepared: Prepared, calibration: LevelCalibration
+    def recalled(self, recall: Recall | None, shape: tuple[int, int] | None = None
+                 ) -> np.ndarray:
+        """The (MEMORY_CHANNELS, H, W) planes a memory network takes after its frames for
+        ``recall`` (the memory's levels at the frame's gain, and its confidence), or zeros of
+        ``shape`` (H, W) without one."""
+        if recall is None:
+            return memory_planes(None, None, np.float32(0), shape)
+        levels = (recall.index + np.float32(0.5)) * np.float32(1 / FINE)
+        scale = input_scale(np.uint8, recall.gain, self.multi_reference_gain)
+        return memory_planes(levels, recall.confidence, scale, recall.confidence.shape)
+
+    def blend(self, output: np.ndarray, prepared: Prepared, calibration: LevelCalibration
               ) -> np.ndarray:
         """The engine's output (3, H, W) for ``prepared`` leant on its recalled memory
         (``memory_blend.blend``, which ``calibration``, the camera's, learns from); as it is
-        without a recall. For a camera's frames one at a time, in sequence order."""
-        if prepared.recall is None or prepared.model != "multi":
+        without a recall, and for a network that took the memory as input. For a camera's
+        frames one at a time, in sequence order."""
+        if prepared.recall is None or prepared.model != "multi" or self.memory_input:
             return output
         return blend(output, prepared.recall, calibration)
 

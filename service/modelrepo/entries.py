@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from nightowl.service.frames.layout import MEMORY_CHANNELS
+
 Shape = list[int | str]  # symbolic dimensions by name: ["batch", 12, "height", "width"]
 
 
@@ -102,6 +104,17 @@ def input_name(entry: dict) -> str:
 
 def input_channels(entry: dict) -> int:
     return int(entry["inputs"][0]["shape"][1])
+
+
+def memory_input(entry: dict) -> bool:
+    """Whether the network takes a camera's background memory after its frames
+    (``layout.memory_planes``: MEMORY_CHANNELS more input channels)."""
+    return bool(entry.get("model_config", {}).get("memory", False))
+
+
+def frames(entry: dict) -> int:
+    """The RGB frames in the network's input: its input channels / 3, less the memory's."""
+    return (input_channels(entry) - (MEMORY_CHANNELS if memory_input(entry) else 0)) // 3
 
 
 def output_name(entry: dict) -> str:

@@ -44,6 +44,8 @@ class ModelFile:
     sha256 = _EntryField(operator.itemgetter("sha256"))
     input_name = _EntryField(entries.input_name)
     input_channels = _EntryField(entries.input_channels)
+    frames = _EntryField(entries.frames)  # RGB frames in the input
+    memory_input = _EntryField(entries.memory_input)  # the camera's memory after the frames
     output_name = _EntryField(entries.output_name)
     output_channels = _EntryField(entries.output_channels)
     reference_gain = _EntryField(entries.reference_gain)  # inputs scaled by gain / this, as

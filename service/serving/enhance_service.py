@@ -171,6 +171,10 @@ class EnhanceService:
                                          settings.background_join_frames, multi.frames))
         if settings.background_memory:  # compiled now, not on a camera's first frame
             memory_kernels.warm_up()
+        elif self.pipeline.memory_input:
+            log.warning("%s takes each camera's background memory, which is off "
+                        "(NIGHTOWL_BACKGROUND_MEMORY): it is answered as a camera without one",
+                        multi.name)
         # each memory's newest turn to update it, and to blend an answer with it (weak: a
         # memory freed with its camera takes them along)
         self._memory_tails: weakref.WeakKeyDictionary[BackgroundMemory, asyncio.Future] = (
@@ -267,6 +271,7 @@ class EnhanceService:
                 "few_frames": self.settings.few_frames,
                 "gain": self.settings.gain,
                 "frames": self.pipeline.frames,
+                "memory_input": self.pipeline.memory_input,
                 "alignment": ({"function": "nightowl.service.frames.flow_network.network_flows",
                                "model": self.engines["flow"].describe()}
                               if "flow" in self.engines else

@@ -71,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--s-values", default=None, help="--long: values of S, comma "
                         "separated (default 20,22,25,28,30)")
     parser.add_argument("--memory-model", default=None, help="--long: also this model file "
-                        "(in --models) with the memory, e.g. a fine-tune exported there")
+                        "(in --models), without and with the memory, e.g. a network that takes "
+                        "the memory as input (without it, its memory planes are zeros)")
     parser.add_argument("--precision", choices=("int8", "fp32"), default=_served_precision(),
                         help="run the networks as the CPU server does: int8 (their listed "
                         "*.int8.onnx copies) or fp32 (default: the server's, "
@@ -220,8 +221,10 @@ def _run_long(args: argparse.Namespace, fail) -> int:
     _check_inputs(splits, longset.check_long_split, fail)
     base = _row_name(args.default)
     rows = [Row(base, args.default, False), Row(base + " + memory", args.default, True)]
-    if args.memory_model:
-        rows.append(Row(_row_name(args.memory_model) + " + memory", args.memory_model, True))
+    if args.memory_model:  # (a network that takes the memory: without it, it gets zeros)
+        name = _row_name(args.memory_model)
+        rows += [Row(name, args.memory_model, False), Row(name + " + memory", args.memory_model,
+                                                          True)]
     missing = [n for n in ["recogniser.onnx", *{r.model for r in rows}]
                if not (args.models / n).is_file()]
     if missing:

@@ -23,7 +23,7 @@ Measured, on the truth of each frame:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -109,7 +109,9 @@ class LongEvaluator:
             raise ValueError(f"the rows' networks must take T = 4 frames and share one "
                              f"reference_gain, got {gains}")
         first = next(iter(self.engines.values()))
-        self.pipeline = Pipeline.for_engines({"multi": first}, few_frames="repeat")
+        # the frames' input (a network that takes the memory gets it appended, per row)
+        self.pipeline = replace(Pipeline.for_engines({"multi": first}, few_frames="repeat"),
+                                memory_input=False)
         self.recogniser = load_engine("recogniser.onnx", "onnxruntime-cpu",
                                       models_dir=settings.models, threads=1,
                                       cpu_precision="fp32")
@@ -149,10 +151,11 @@ class LongEvaluator:
             measured, outputs, raw = self._measured(seq, t), {}, {}
             for row in rows:
                 if row.memory or measured:  # (a calibration learns from every frame)
-                    if row.model not in raw:
-                        raw[row.model] = self.engines[row.model].run(prepared.input[None])[0]
-                    output = raw[row.model]
-                    if row.memory:
+                    key = (row.model, row.memory and self.engines[row.model].memory_input)
+                    if key not in raw:
+                        raw[key] = self.engines[row.model].run(self._input(row, prepared)[None])[0]
+                    output = raw[key]
+                    if row.memory and not self.engines[row.model].memory_input:
                         output = self.pipeline.blend(output, prepared, calibrations[row.name])
                     outputs[row.name] = np.clip(output.transpose(1, 2, 0), 0, 1)
             if not measured:
@@ -178,6 +181,15 @@ class LongEvaluator:
         for (row, truth_text, _, _), read in zip(crops, reads, strict=True):
             sums[row].chars[1] += correct_chars(truth_text, read)
         return {name: _summary(total) for name, total in sums.items()}, items
+
+    def _input(self, row: Row, prepared) -> np.ndarray:
+        """The row's network input: the frames, and for a network that takes the memory, its
+        planes (the recall for a row with memory, zeros for one without)."""
+        if not self.engines[row.model].memory_input:
+            return prepared.input
+        recall = prepared.recall if row.memory else None
+        planes = self.pipeline.recalled(recall, prepared.input.shape[1:])
+        return np.concatenate([prepared.input, planes])
 
     def _measured(self, seq, t: int) -> bool:
         if t < 3:

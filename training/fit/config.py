@@ -17,6 +17,7 @@ from nightowl.training.nets.enhancers import EnhancerConfig
 from nightowl.training.nets.flow import FlowConfig
 from nightowl.training.nets.recogniser import RecogniserConfig
 from nightowl.training.synth.degrade import NoiseConfig
+from nightowl.training.synth.memory_view import MemoryViewConfig
 from nightowl.training.synth.samples import SampleConfig
 from nightowl.training.synth.scenes import SceneConfig
 
@@ -29,6 +30,8 @@ class DataConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     crop: CropConfig = field(default_factory=CropConfig)
+    memory: MemoryViewConfig = field(default_factory=MemoryViewConfig)  # a memory network's
+    #   simulated background memory (model.memory)
 
     def samples(self) -> SampleConfig:
         """The training stream's samples (photographs of ``scene.photo_split``)."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from nightowl.service.frames.layout import input_scale, network_input
+from nightowl.service.frames.layout import input_scale, memory_planes, network_input
 from nightowl.training.nets.recogniser import char_targets
 from nightowl.training.nets.recogniser_output import CHARSET
+from nightowl.training.synth.memory_view import MemoryViewConfig, memory_view
 from nightowl.training.synth.samples import Sample
 from nightowl.training.synth.scenes import CharLabel
 
@@ -87,7 +88,8 @@ def char_boxes(chars: list[CharLabel]) -> dict[str, np.ndarray]:
 class EnhancerExamples:
     """Sample -> {"inputs", "target", "mask", "chars"} for SIM ("sim") or MIM ("mim").
 
-    inputs (C, S, S) float32: frame T (SIM, C = 3) or the T aligned frames (MIM, C = 3T);
+    inputs (C, S, S) float32: frame T (SIM, C = 3) or the T aligned frames (MIM, C = 3T; with
+    ``memory``, then the simulated background memory and its confidence, ``memory_view``);
     target (3, S, S) the clean frame T; mask (1, S, S) its moving-object mask;
     chars (S/4, S/4) int64 recogniser targets (see ``recogniser.char_targets``).
     """
@@ -96,6 +98,7 @@ class EnhancerExamples:
     crop: CropConfig = CropConfig()
     alignment: object = None  # service.alignment.AlignmentConfig; None: its defaults
     reference_gain: float | None = None  # the network's EnhancerConfig.reference_gain
+    memory: MemoryViewConfig | None = None  # MIM with memory input: how the memory is drawn
 
     def __call__(self, sample: Sample) -> dict[str, np.ndarray]:
         return self.many(sample, 1)[0]
@@ -110,17 +113,28 @@ class EnhancerExamples:
         else:
             frames = sample.low[-1:]
         scale = input_scale(frames.dtype, sample.noise.s, self.reference_gain)
-        return [self._crop(sample, frames, scale, k)
+        memory = None
+        if self.memory is not None and self.kind == "mim":
+            levels, confidence = memory_view(
+                sample.sequence.background, sample.sequence.masks, sample.noise, self.memory,
+                np.random.default_rng([sample.seed, sample.index, 2]))
+            memory = memory_planes(levels.transpose(2, 0, 1),
+                                  confidence, input_scale(np.uint8, sample.noise.s,
+                                                          self.reference_gain),
+                                  confidence.shape)
+        return [self._crop(sample, frames, scale, k, memory)
                 for k in range(count or self.crop.per_sample)]
 
     def _crop(self, sample: Sample, frames: np.ndarray, scale: np.float32,
-              crop: int) -> dict[str, np.ndarray]:
+              crop: int, memory: np.ndarray | None = None) -> dict[str, np.ndarray]:
         size = self.crop.size
         x0, y0 = crop_origin(sample, self.crop, crop_rng(sample, crop))
         window = (slice(y0, y0 + size), slice(x0, x0 + size))
         seq = sample.sequence
         chars = shifted_chars(sample, x0, y0, size)
         inputs = network_input(frames[:, window[0], window[1]], scale)
+        if memory is not None:
+            inputs = np.concatenate([inputs, memory[:, window[0], window[1]]])
         return {"inputs": inputs,
                 "target": network_input(seq.clean[-1][window]),
                 "mask": seq.masks[-1][window][None].astype(np.float32),

@@ -65,8 +65,10 @@ class EnhancerTask:
     def __init__(self, config: TrainConfig, device: torch.device) -> None:
         self.config = config
         self.model = build_enhancer(config.model)
-        self.examples = EnhancerExamples(kind=config.model.kind, crop=config.data.crop,
-                                         reference_gain=config.model.reference_gain)
+        self.examples = EnhancerExamples(
+            kind=config.model.kind, crop=config.data.crop,
+            reference_gain=config.model.reference_gain,
+            memory=config.data.memory if config.model.memory else None)
         self.recogniser = None
         if config.recogniser and Path(config.recogniser).exists():
             self.recogniser = load_recogniser(config.recogniser, device)

@@ -171,7 +171,8 @@ def _initialise(model: nn.Module, source: str) -> None:
         from nightowl.service.modelrepo.manifest import find_entry, read_manifest
         from nightowl.training.nets.onnx_weights import load_onnx_weights
 
-        load_onnx_weights(model, source)
+        load_onnx_weights(model, source, widen=getattr(getattr(model, "config", None),
+                                                        "memory", False))
         entry = find_entry(read_manifest(Path(source).parent), Path(source).name) or {}
         source_config = entry.get("model_config", {})
     else:

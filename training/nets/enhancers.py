@@ -6,6 +6,16 @@ alone, (B, 3, H, W). MIM sees the T frames aligned onto frame T, concatenated ol
 (B, T*3, H, W), and blends a moving-object U-Net and a stationary-object U-Net with the mask
 U-Net's moving-object mask M: out = M * moving + (1 - M) * stationary, all in one graph.
 
+With ``memory`` (MIM only), the input carries MEMORY_CHANNELS more planes after the frames:
+the camera's background memory and its confidence (``service/frames/layout.py``,
+``memory_planes``), which the server keeps per camera (``service/frames/background.py``; zeros
+when it has none). The stationary and the mask U-Nets see them; the moving U-Net sees the
+frames only (what moves is not in the memory). A small trust network (:class:`MemoryTrust`)
+then leans the stationary image on the memory, brightened by the reference gain and corrected
+by it: stationary' = (1 - B) stationary + B (memory + correction), B = confidence x
+sigmoid(trust), so a pixel the memory does not trust (confidence 0) keeps the stationary U-Net's
+image exactly, and the network learns where a trusted memory still disagrees with the frames.
+
 Two formulations (``formulation``):
 - "direct", the paper's: each U-Net outputs its image through a sigmoid. It can paint its prior
   (colours, brightness) instead of what the frames show.
@@ -25,6 +35,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
+from nightowl.service.frames.layout import CONFIDENCE_SCALE, MEMORY_CHANNELS, MEMORY_SCALE
 from nightowl.training.nets.unet import UNet, UNetConfig
 
 
@@ -39,8 +50,11 @@ class EnhancerConfig:
     # every exposure reaches the network at the same brightness; None: frames as captured
     reference_gain: float | None = None
     formulation: Literal["direct", "residual"] = "direct"
+    memory: bool = False  # MIM: the background memory and its confidence as extra input
 
     def __post_init__(self) -> None:
+        if self.memory and self.kind != "mim":
+            raise ValueError("memory input is for the multi-image model (kind = 'mim')")
         if self.formulation not in ("direct", "residual"):
             raise ValueError(f"formulation must be 'direct' or 'residual', got "
                              f"{self.formulation!r}")
@@ -96,6 +110,26 @@ class SingleImageModel(nn.Module):
         return output if self.training else output.clamp(0, 1)
 
 
+class MemoryTrust(nn.Module):
+    """(mean of the aligned frames, memory, confidence planes) -> (B, 4, H, W): the trust
+    logit and a correction (3) of the brightened memory, from a 5x5 neighbourhood. Starts at
+    trust 0.5 (logit 0) and no correction: half way to the memory where it is trusted."""
+
+    def __init__(self, config: EnhancerConfig, width: int = 16) -> None:
+        super().__init__()
+        self.gain = config.input_gain
+        self.body = nn.Sequential(nn.Conv2d(3 + MEMORY_CHANNELS, width, 3, padding=1),
+                                  nn.LeakyReLU(0.1, inplace=True),
+                                  nn.Conv2d(width, width, 3, padding=1),
+                                  nn.LeakyReLU(0.1, inplace=True))
+        self.head = nn.Conv2d(width, 4, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, mean: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(torch.cat([mean, planes], dim=1) * self.gain))
+
+
 class MultiImageModel(nn.Module):
     """(B, T*3, H, W) aligned dark frames -> (B, 3, H, W) bright frame T."""
 
@@ -103,26 +137,51 @@ class MultiImageModel(nn.Module):
         super().__init__()
         self.config = config
         channels = 3 * config.frames
+        seen = input_channels(config)  # what the stationary and mask U-Nets see
         self.moving = _image_head(UNet(config.unet(channels, 3)), config)
-        self.stationary = _image_head(UNet(config.unet(channels, 3)), config)
-        self.mask = UNet(config.unet(channels, 1))
+        self.stationary = _image_head(UNet(config.unet(seen, 3)), config)
+        self.mask = UNet(config.unet(seen, 1))
+        if config.memory:
+            if not config.reference_gain:
+                raise ValueError("a memory network brightens the memory by its reference_gain: "
+                                 "set reference_gain (e.g. 25)")
+            self.trust = MemoryTrust(config)
 
     def forward(self, frames: torch.Tensor, parts: bool = False) -> torch.Tensor | MimParts:
-        """The blended frame; with ``parts=True`` (training) every U-Net's output as well."""
-        mask = torch.sigmoid(self.mask(frames))
+        """The blended frame; with ``parts=True`` (training) every U-Net's output as well.
+        ``frames``: the aligned frames (and, with ``memory``, the memory's planes after them)."""
+        inputs = frames
+        if self.config.memory:
+            frames = inputs[:, :3 * self.config.frames]
+        mask = torch.sigmoid(self.mask(inputs))
         if self.config.formulation == "direct":
             moving = torch.sigmoid(self.moving(frames))
-            stationary = torch.sigmoid(self.stationary(frames))
+            stationary = torch.sigmoid(self.stationary(inputs))
         else:
             batch, _, height, width = frames.shape
             stacked = frames.reshape(batch, self.config.frames, 3, height, width)
             base = stacked.mean(dim=1) * self.config.reference_gain
             moving = base + self.moving(frames)
-            stationary = base + self.stationary(frames)
+            stationary = base + self.stationary(inputs)
+        if self.config.memory:
+            stationary = self._lean(frames, inputs[:, 3 * self.config.frames:], stationary)
         output = mask * moving + (1 - mask) * stationary
-        if self.config.formulation == "residual" and not self.training:
-            output = output.clamp(0, 1)
+        if (self.config.formulation == "residual" or self.config.memory) and not self.training:
+            output = output.clamp(0, 1)  # (the memory's lean is not squashed either)
         return MimParts(moving, stationary, mask, output) if parts else output
+
+
+    def _lean(self, frames: torch.Tensor, planes: torch.Tensor, stationary: torch.Tensor
+              ) -> torch.Tensor:
+        """The stationary image leant on the memory where the trust network and the
+        memory's confidence say so."""
+        count = self.config.frames  # (slices, not a reshape: the export keeps batch dynamic)
+        mean = sum(frames[:, 3 * t:3 * t + 3] for t in range(count)) * (1 / count)
+        trust = self.trust(mean, planes)
+        confidence = planes[:, 3:4] * (1 / CONFIDENCE_SCALE)
+        lean = confidence * torch.sigmoid(trust[:, :1])
+        memory = planes[:, :3] * (self.config.reference_gain / MEMORY_SCALE) + 0.1 * trust[:, 1:]
+        return stationary + lean * (memory - stationary)
 
 
 ENHANCERS: dict[str, type[nn.Module]] = {"sim": SingleImageModel, "mim": MultiImageModel}
@@ -138,5 +197,8 @@ def build_enhancer(config: EnhancerConfig) -> nn.Module:
 
 
 def input_channels(config: EnhancerConfig) -> int:
-    """Channels the model's input has: 3 for SIM, 3*T for MIM."""
-    return 3 if config.kind == "sim" else 3 * config.frames
+    """Channels the model's input has: 3 for SIM, 3*T for MIM (and MEMORY_CHANNELS more with
+    ``memory``)."""
+    if config.kind == "sim":
+        return 3
+    return 3 * config.frames + (MEMORY_CHANNELS if config.memory else 0)

@@ -31,10 +31,14 @@ def onnx_initialisers(path: str | Path) -> dict[str, np.ndarray]:
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
 
 
-def load_onnx_weights(module: nn.Module, path: str | Path) -> None:
+def load_onnx_weights(module: nn.Module, path: str | Path, widen: bool = False) -> None:
     """Copy an exported network's weights into ``module`` (same architecture), in place.
 
-    Raises ValueError naming the parameters that are missing or have the wrong shape.
+    With ``widen`` (a memory network started from a network without memory), a convolution of
+    ``module`` that takes more input channels than the file's (its first convolutions) gets the
+    file's weights on the leading channels and zeros on the new ones, and the memory's trust
+    network, which the file lacks, keeps its own start. Raises ValueError naming the parameters
+    that are missing or have the wrong shape.
     """
     weights = {k.removeprefix(_WRAPPER_PREFIX): v for k, v in onnx_initialisers(path).items()}
     state = module.state_dict()
@@ -46,6 +50,13 @@ def load_onnx_weights(module: nn.Module, path: str | Path) -> None:
         if owner in batchnorms:
             continue  # filled from the folded convolution below
         value = weights.get(name)
+        if widen and value is None and name.startswith("trust."):
+            new_state[name] = tensor
+            continue
+        if widen and value is not None and _widens(value.shape, tensor.shape):
+            value = np.concatenate([value, np.zeros((value.shape[0], tensor.shape[1]
+                                                     - value.shape[1], *value.shape[2:]),
+                                                    value.dtype)], axis=1)
         if value is None or tuple(value.shape) != tuple(tensor.shape):
             found = "missing" if value is None else f"shape {tuple(value.shape)}"
             problems.append(f"{name} {tuple(tensor.shape)}: {found}")
@@ -68,6 +79,12 @@ def load_onnx_weights(module: nn.Module, path: str | Path) -> None:
         raise ValueError(f"{path} does not fit {type(module).__name__}: "
                          + "; ".join(problems[:6]) + (" ..." if len(problems) > 6 else ""))
     module.load_state_dict(new_state)
+
+
+def _widens(stored: tuple[int, ...], wanted: tuple[int, ...]) -> bool:
+    """Whether a stored convolution weight (out, in, k, k) is ``wanted`` with fewer inputs."""
+    return (len(stored) == 4 and len(wanted) == 4 and stored[0] == wanted[0]
+            and stored[2:] == tuple(wanted[2:]) and stored[1] < wanted[1])
 
 
 def recogniser_from_onnx(path: str | Path) -> CharRecogniser:

@@ -117,8 +117,12 @@ def real_inputs(checkpoint: dict, count: int = 2, first: int = 0) -> np.ndarray:
         make, key = FlowExamples(), "inputs"  # the dark frames as captured, not aligned
     else:
         model_config = checkpoint["model_config"]
+        from nightowl.training.synth.memory_view import MemoryViewConfig
+
         make = EnhancerExamples(kind=model_config["kind"],
-                                reference_gain=model_config.get("reference_gain"))
+                                reference_gain=model_config.get("reference_gain"),
+                                memory=MemoryViewConfig() if model_config.get("memory")
+                                else None)
         key = "inputs"
     seed = checkpoint["config"].get("data", {}).get("val_seed", 900_001)
     return np.stack([make(make_sample(SampleConfig(), seed, i))[key]
@@ -188,7 +192,10 @@ def export_run(final: Path, name: str, models: Path, real: np.ndarray | None = N
     return fp32_entry(
         path, what=description, task=checkpoint["task"],
         inputs=[tensor_spec(input_name, ["batch", channels, "height", "width"],
-                            value_range="[0, 1], RGB, frames oldest first")],
+                            value_range="[0, 1], RGB, frames oldest first" + (
+                                ", then the camera's background memory (3) and its confidence "
+                                "(1), service/frames/layout.py memory_planes"
+                                if checkpoint["model_config"].get("memory") else ""))],
         outputs=[tensor_spec(output_name, out_dims)], reference=reference,
         parity=abs_diff_parity(checks, tolerance),
         training=training_record(final, checkpoint), model_config=checkpoint["model_config"])

@@ -25,6 +25,8 @@ SHIPPED: dict[str, str] = {
     "mim_l1": "multi-image model (4 aligned frames), trained on L1",
     "mim_l1_cr": "multi-image model (4 aligned frames), trained on L1 + 0.01 L_CR; "
                  "the served default",
+    "mim_l1_cr_memory": "multi-image model (4 aligned frames and the camera's background "
+                        "memory with its confidence), trained on L1 + 0.01 L_CR",
     "flow": "optical-flow network: the 3 backward flows (px) of frames 1-3 onto frame 4 from "
             "the 4 dark frames as captured, trained on the generator's exact flow",
 }

@@ -3,12 +3,14 @@ gain behind its scale, and the output brought back to the frames' depth."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from nightowl.service.frames.alignment import align_to_last
 from nightowl.service.frames.exposure import Gain
-from nightowl.service.frames.layout import network_input
+from nightowl.service.frames.layout import CONFIDENCE_SCALE, MEMORY_SCALE, network_input
 from nightowl.service.frames.pipeline import Pipeline
 from tests.serving import sequence
 
@@ -58,3 +60,33 @@ def test_finish_rounds_and_clips_to_the_frames_depth():
     output = np.array([-0.5, 0.5, 2.0], np.float32).reshape(3, 1, 1)
     assert Pipeline.finish(output, np.uint8).ravel().tolist() == [0, 128, 255]
     assert Pipeline.finish(output, np.uint16).dtype == np.uint16
+
+
+def test_a_memory_network_gets_the_recalled_memory_after_its_frames():
+    from nightowl.service.frames.background import BackgroundMemory
+    from nightowl.service.frames.memory_blend import FINE
+    from nightowl.training.synth.degrade import eq6
+
+    rng = np.random.default_rng(0)  # a static scene, each frame with its own noise
+    scene = np.repeat(rng.integers(30, 220, (1, 64, 64, 3)).astype(np.uint8), 12, axis=0)
+    frames = list(eq6(scene, 30.0, 2.0, rng))
+    pipeline = Pipeline(multi_reference_gain=25.0, memory_input=True)
+    told = Gain(30.0, "request")
+    memory = BackgroundMemory()
+    first = pipeline.prepare(np.stack(frames[:4]), told, None, True)
+    assert first.input.shape == (16, 64, 64) and not first.input[12:].any()  # nothing yet
+    prepared = first
+    for t in range(4, 12):
+        window = np.stack(frames[t - 3:t + 1])
+        prepared = pipeline.remember(pipeline.prepare(window, told, None, True), memory,
+                                     frames[t])
+    recall = prepared.recall
+    assert recall is not None and recall.confidence.any()
+    planes = prepared.input[12:]
+    scale = np.float32(30.0 / 25.0 / 255)  # 8-bit levels at the frame's gain, as its frames
+    assert np.allclose(planes[:3], (recall.index + 0.5) / FINE * scale * MEMORY_SCALE)
+    assert np.allclose(planes[3], recall.confidence * CONFIDENCE_SCALE)
+    frames_only = replace(pipeline, memory_input=False).prepare(window, told)
+    assert np.array_equal(prepared.input[:12], frames_only.input)
+    output = np.full((3, 64, 64), 0.5, np.float32)  # its answer is not leant again
+    assert pipeline.blend(output, prepared, memory.calibration) is output

@@ -12,6 +12,8 @@ from nightowl.service.modelrepo.entries import (
     abs_diff_parity,
     copy_entry,
     fp32_entry,
+    frames,
+    memory_input,
     precision,
     psnr_bound,
     psnr_parity,
@@ -87,3 +89,13 @@ def test_parity_readers_tell_a_tolerance_from_a_psnr_bound():
     assert worst_abs_diff(int8) == 0.05 and worst_psnr_vs_fp32(int8) == 38.4
     assert psnr_bound(int8) == 33.0
     assert precision({}) == "fp32" and precision({"precision": "int8"}) == "int8"
+
+
+def test_a_memory_network_takes_its_frames_and_the_memory():
+    plain = SHIPPED["mim_l1_cr.onnx"]
+    assert frames(plain) == 4 and not memory_input(plain)
+    wider = {**plain, "inputs": [{**plain["inputs"][0], "shape": ["batch", 16, "height",
+                                                                  "width"]}],
+             "model_config": {**plain["model_config"], "memory": True}}
+    assert frames(wider) == 4 and memory_input(wider)
+    assert frames(SHIPPED["sim_l1.onnx"]) == 1

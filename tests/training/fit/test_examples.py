@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nightowl.service.frames.layout import network_input
+from nightowl.service.frames.layout import CONFIDENCE_SCALE, MEMORY_SCALE, network_input
 from nightowl.training.fit.examples import (
     CropConfig,
     EnhancerExamples,
@@ -101,3 +101,22 @@ def test_several_crops_of_one_sample_share_its_alignment_and_differ_in_place(sam
 def test_per_sample_must_be_positive():
     with pytest.raises(ValueError, match="per_sample"):
         CropConfig(per_sample=0)
+
+
+def test_a_memory_network_gets_the_memory_and_its_confidence_after_the_frames():
+    from nightowl.training.synth.memory_view import MemoryViewConfig
+
+    sample = make_sample(SampleConfig(), 3, 2)  # (vehicles cover most of sample 0)
+    view = MemoryViewConfig(absent=0.0, stale=0.0, wrong=0.0, drift=0.0, frames=(300, 300))
+    crop = CropConfig(size=CROP.size, plate_probability=0.0)  # (a plate's crop is all vehicle)
+    plain = EnhancerExamples(kind="mim", crop=crop, reference_gain=25.0)(sample)
+    example = EnhancerExamples(kind="mim", crop=crop, reference_gain=25.0, memory=view)(sample)
+    assert example["inputs"].shape == (16, CROP.size, CROP.size)
+    assert np.array_equal(example["inputs"][:12], plain["inputs"])
+    memory = example["inputs"][12:15] / MEMORY_SCALE
+    confidence = example["inputs"][15] / CONFIDENCE_SCALE
+    static = confidence > 0
+    assert static.any() and not confidence[example["mask"][0] > 0].any()
+    # in the frames' units: on trusted pixels, the memory is near the frames' mean
+    mean = plain["inputs"].reshape(4, 3, CROP.size, CROP.size).mean(axis=0)
+    assert abs(float((memory - mean)[:, static].mean())) < 0.01

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nightowl.training.nets.enhancers import EnhancerConfig, MultiImageModel, build_enhancer
+from nightowl.training.nets.enhancers import (
+    EnhancerConfig,
+    MultiImageModel,
+    build_enhancer,
+    input_channels,
+)
 
 TINY = EnhancerConfig(width=4, depth=3)
 
@@ -110,3 +115,24 @@ def test_zeroing_the_image_heads_keeps_the_mask_net():
     zero_image_heads(model)
     assert not model.moving.head.weight.any() and not model.stationary.head.weight.any()
     assert torch.equal(model.mask.head.weight, mask_head)
+
+
+def test_a_memory_mim_shows_the_memory_to_the_stationary_and_mask_nets_only():
+    torch.manual_seed(0)
+    config = EnhancerConfig(width=4, depth=2, memory=True, reference_gain=25.0)
+    model = MultiImageModel(config)
+    assert input_channels(config) == 16
+    inputs = torch.rand(1, 16, 24, 24) * 0.05
+    changed = inputs.clone()
+    changed[:, 12:] = torch.rand(1, 4, 24, 24)  # another memory, the same frames
+    parts, other = model(inputs, parts=True), model(changed, parts=True)
+    assert torch.equal(parts.moving, other.moving)
+    assert not torch.allclose(parts.stationary, other.stationary)
+    assert not torch.allclose(parts.mask, other.mask)
+
+
+def test_memory_input_is_for_the_multi_image_model_with_a_reference_gain():
+    with pytest.raises(ValueError, match="multi-image"):
+        EnhancerConfig(kind="sim", memory=True)
+    with pytest.raises(ValueError, match="reference_gain"):
+        MultiImageModel(EnhancerConfig(memory=True))

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from nightowl.service.frames.layout import CONFIDENCE_SCALE, MEMORY_SCALE
 from nightowl.training.fit.tasks import load_recogniser
-from nightowl.training.nets.enhancers import EnhancerConfig
+from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer
 from nightowl.training.nets.onnx_weights import (
     enhancer_from_onnx,
     load_onnx_weights,
@@ -55,3 +56,27 @@ def test_wrong_architecture_is_refused_naming_the_parameter():
     model = nn.Sequential(nn.Conv2d(3, 5, 3))
     with pytest.raises(ValueError, match=r"does not fit Sequential: 0\.weight"):
         load_onnx_weights(model, MODELS / "sim_l1.onnx")
+
+
+def test_a_memory_network_started_from_the_release_leans_half_way_on_a_trusted_memory():
+    config = EnhancerConfig(**{**ENTRIES["mim_l1_cr.onnx"]["model_config"], "memory": True})
+    model = build_enhancer(config)
+    with pytest.raises(ValueError, match=r"stationary\.down\.0\.0\.weight"):
+        load_onnx_weights(model, MODELS / "mim_l1_cr.onnx")  # wider first convolutions
+    load_onnx_weights(model, MODELS / "mim_l1_cr.onnx", widen=True)
+    model.eval()
+    inputs, expected = _reference("mim_l1_cr.onnx")
+    rng = np.random.default_rng(0)
+    planes = rng.random((inputs.shape[0], 4, *inputs.shape[2:]), dtype=np.float32) * 0.2
+    planes[:, 3] = 0  # nothing trusted: the release, whatever the memory holds
+    with torch.no_grad():
+        got = model(torch.from_numpy(np.concatenate([inputs, planes], axis=1))).numpy()
+    assert np.abs(got - expected).max() < 1e-5
+    planes[:, 3] = CONFIDENCE_SCALE  # all trusted: half way from the release to the memory
+    with torch.no_grad():
+        parts = model(torch.from_numpy(np.concatenate([inputs, planes], axis=1)), parts=True)
+        plain = enhancer_from_onnx(MODELS / "mim_l1_cr.onnx", EnhancerConfig(
+            **ENTRIES["mim_l1_cr.onnx"]["model_config"]))(torch.from_numpy(inputs), parts=True)
+    memory = torch.from_numpy(planes[:, :3]) * (25.0 / MEMORY_SCALE)
+    assert torch.allclose(parts.stationary, (plain.stationary + memory) / 2, atol=1e-5)
+    assert torch.allclose(parts.moving, plain.moving) and torch.allclose(parts.mask, plain.mask)

@@ -164,7 +164,8 @@ def test_service_parts_import_only_the_layers_below_them():
 # evaluation scores shipped files with the server's own code, never with the training loop.
 TRAINING_LAYERS = {
     "synth": {"service.frames", "service.errors"},
-    "nets": {"training.synth"},
+    "nets": {"training.synth", "service.frames.layout"},  # layout: the memory planes a
+    #   memory network takes, as the server lays them out
     "fit": {"service.frames", "service.errors", "service.modelrepo", "training.synth",
             "training.nets"},  # modelrepo: the manifest of a released file it starts from
     "release": {"service", "training.synth", "training.nets", "training.fit"},

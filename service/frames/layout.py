@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 MEMORY_CHANNELS = 4  # the memory's RGB and its confidence, after a memory network's frames
-# the memory planes' scales. A network learns the memory's weights from zero, started from one
-# without memory; Adam moves every weight by about its learning rate a step, so a plane's
-# weights change the function in proportion to the plane's magnitude. Four times the frames'
-# units (and the confidence at a quarter, 4 once the network lifts its input 16 times) learn
-# it in a CPU fine-tune's few thousand steps; at the frames' own magnitude the weights had
-# reached a twentieth of the frames' after 900 steps, and full confidence at 1 (16 lifted)
-# cost the network 0.3 dB of validation PSNR in its first 600 (training/configs/
-# mim_l1_cr_memory.toml)
+# the memory planes' scales: the memory at four times the frames' units, the confidence at a
+# quarter (4 once a network lifts its input 16 times), so that the weights a network learns for
+# them from zero (Adam moves each by about its learning rate a step) change its function about
+# as fast as its frames' weights do. Scratch runs of training/configs/mim_l1_cr_memory.toml
+# (not kept): at 1 and 1 (16 lifted), with a learning rate of 2e-4, validation PSNR fell 0.3 dB
+# in the first 600 steps; at 1 and 1/16 the memory's weights reached a twentieth of the frames'
+# in 900 steps; at these they still learnt slowly, which the trust network is for
+# (training/nets/enhancers.py)
 MEMORY_SCALE = 4.0  # the memory's levels, times the frames' input scale
 CONFIDENCE_SCALE = 0.25  # the confidence plane's value at full trust
 

@@ -47,7 +47,7 @@ def network_input(frames: np.ndarray, scale: np.float32 | None = None) -> np.nda
 
 
 def memory_planes(levels: np.ndarray | None, confidence: np.ndarray | None,
-                 scale: np.float32, shape: tuple[int, int]) -> np.ndarray:
+                  scale: np.float32, shape: tuple[int, int]) -> np.ndarray:
     """The (MEMORY_CHANNELS, H, W) float32 planes after a memory network's frames: the memory
     ``levels`` (3, H, W) in 8-bit levels of the dark frame times ``scale`` (the input_scale of
     8-bit frames at the frame's gain, whatever the frames' depth) and MEMORY_SCALE, then its

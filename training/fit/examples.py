@@ -118,10 +118,9 @@ class EnhancerExamples:
             levels, confidence = memory_view(
                 sample.sequence.background, sample.sequence.masks, sample.noise, self.memory,
                 np.random.default_rng([sample.seed, sample.index, 2]))
-            memory = memory_planes(levels.transpose(2, 0, 1),
-                                  confidence, input_scale(np.uint8, sample.noise.s,
-                                                          self.reference_gain),
-                                  confidence.shape)
+            memory = memory_planes(levels.transpose(2, 0, 1), confidence,
+                                   input_scale(np.uint8, sample.noise.s, self.reference_gain),
+                                   confidence.shape)
         return [self._crop(sample, frames, scale, k, memory)
                 for k in range(count or self.crop.per_sample)]
 

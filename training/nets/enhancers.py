@@ -158,9 +158,7 @@ class MultiImageModel(nn.Module):
             moving = torch.sigmoid(self.moving(frames))
             stationary = torch.sigmoid(self.stationary(inputs))
         else:
-            batch, _, height, width = frames.shape
-            stacked = frames.reshape(batch, self.config.frames, 3, height, width)
-            base = stacked.mean(dim=1) * self.config.reference_gain
+            base = self._frames_mean(frames) * self.config.reference_gain
             moving = base + self.moving(frames)
             stationary = base + self.stationary(inputs)
         if self.config.memory:
@@ -170,14 +168,17 @@ class MultiImageModel(nn.Module):
             output = output.clamp(0, 1)  # (the memory's lean is not squashed either)
         return MimParts(moving, stationary, mask, output) if parts else output
 
+    def _frames_mean(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 3T, H, W) aligned frames -> (B, 3, H, W) their mean (slices, not a reshape: the
+        export keeps the batch dynamic)."""
+        count = self.config.frames
+        return sum(frames[:, 3 * t:3 * t + 3] for t in range(count)) * (1 / count)
 
     def _lean(self, frames: torch.Tensor, planes: torch.Tensor, stationary: torch.Tensor
               ) -> torch.Tensor:
         """The stationary image leant on the memory where the trust network and the
         memory's confidence say so."""
-        count = self.config.frames  # (slices, not a reshape: the export keeps batch dynamic)
-        mean = sum(frames[:, 3 * t:3 * t + 3] for t in range(count)) * (1 / count)
-        trust = self.trust(mean, planes)
+        trust = self.trust(self._frames_mean(frames), planes)
         confidence = planes[:, 3:4] * (1 / CONFIDENCE_SCALE)
         lean = confidence * torch.sigmoid(trust[:, :1])
         memory = planes[:, :3] * (self.config.reference_gain / MEMORY_SCALE) + 0.1 * trust[:, 1:]

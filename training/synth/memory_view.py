@@ -35,8 +35,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from nightowl.service.frames.background import MemoryConfig
 from nightowl.training.synth.degrade import NoiseParams, degrade
 
+_SERVED = MemoryConfig()  # the server's memory, whose defaults the view follows
 RAMP_ROWS = 64  # rows of the ramp each level's expected dark value is averaged over (x T)
 
 
@@ -44,9 +46,9 @@ RAMP_ROWS = 64  # rows of the ramp each level's expected dark value is averaged 
 class MemoryViewConfig:
     absent: float = 0.2  # samples without memory (confidence 0 everywhere)
     frames: tuple[int, int] = (5, 512)  # N, frames in the memory's mean, drawn log-uniform
-    window: int = 4  # T: confidence N / (N + T), as the server's MemoryConfig.window
-    max_frames: int = 256  # the server's mean stops growing here (MemoryConfig.max_frames)
-    margin: int = 4  # px around moving objects without confidence (MemoryConfig.margin)
+    window: int = _SERVED.window  # T: confidence N / (N + T), as the server's memory
+    max_frames: int = _SERVED.max_frames  # the server's mean stops growing here
+    margin: int = _SERVED.margin  # px around moving objects without confidence
     stale: float = 0.3  # samples with a stale region (confidence 0 there)
     drift: float = 0.03  # light change the memory has not followed, up to this (half the samples)
     wrong: float = 0.05  # samples whose memory is of a shifted view, at full confidence

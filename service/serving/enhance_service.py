@@ -305,7 +305,7 @@ class EnhanceService:
         if not pixels:
             return
         window = self.pipeline.frames if camera else len(pixels)
-        nbytes = in_flight_bytes(max(pixels), window)
+        nbytes = in_flight_bytes(max(pixels), window, self.pipeline.memory_input)
         self.memory.reserve(nbytes, f"a request of {len(pixels)} frame(s) of up to "
                                     f"{max(pixels)} px")
         self.metrics.memory.set(self.memory.reserved)

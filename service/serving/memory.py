@@ -5,7 +5,11 @@ A frame in flight costs far more than its decoded pixels: the float input of the
 aligned window, the output and the engine's activations. Its reservation is estimated from its
 declared size before any pixel is decoded (a small PNG declaring 3840x2160 is refused before
 it costs gigabytes), with per-pixel costs measured on the CPU (mim_l1_cr int8, peak RSS of one
-request: ~320 B per pixel with one frame, ~730 B with a window of four).
+request: ~320 B per pixel with one frame, ~730 B with a window of four). A network that takes
+the camera's memory as input costs more: its memory planes, the copy of its input they are
+filled into, and its trust network (measured with a memory MIM int8 against the served one,
+one 1280x720 request with the memory on: 720 against 613 B per pixel above the process's
+resident size before it, so about 110 B more).
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ log = logging.getLogger("nightowl.service")
 MIB = 1024 * 1024
 REQUEST_BYTES_PER_PIXEL = 180  # one frame in flight: engine input, output, activations
 WINDOW_BYTES_PER_PIXEL = 140  # ...and each frame of its window (decoded, aligned, float)
+MEMORY_INPUT_BYTES_PER_PIXEL = 110  # ...and a network's memory input (planes, copy, trust)
 TRIM_AFTER_BYTES = 64 * MIB  # a peak reservation this large is handed back once work drains
 
 
-def in_flight_bytes(pixels: int, window: int) -> int:
-    """Bytes one request is expected to hold at its peak: its newest frame has ``pixels`` px
-    and it is enhanced from ``window`` frames."""
-    return pixels * (REQUEST_BYTES_PER_PIXEL + WINDOW_BYTES_PER_PIXEL * window)
+def in_flight_bytes(pixels: int, window: int, memory_input: bool = False) -> int:
+    """Bytes one request is expected to hold at its peak: its newest frame has ``pixels`` px,
+    it is enhanced from ``window`` frames, by a network that takes the camera's memory as
+    input when ``memory_input``."""
+    extra = MEMORY_INPUT_BYTES_PER_PIXEL if memory_input else 0
+    return pixels * (REQUEST_BYTES_PER_PIXEL + WINDOW_BYTES_PER_PIXEL * window + extra)
 
 
 @dataclass

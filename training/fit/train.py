@@ -177,7 +177,12 @@ def _initialise(model: nn.Module, source: str) -> None:
         source_config = entry.get("model_config", {})
     else:
         checkpoint = torch.load(source, map_location="cpu", weights_only=False)
-        model.load_state_dict(checkpoint["model"])
+        state = checkpoint["model"]
+        if getattr(getattr(model, "config", None), "memory", False):
+            from nightowl.training.nets.onnx_weights import widened_state
+
+            state = widened_state(state, model)  # inputs the memory network has gained
+        model.load_state_dict(state)
         source_config = checkpoint.get("model_config", {})
     config = getattr(model, "config", None)
     formulation = getattr(config, "formulation", None)

@@ -15,6 +15,9 @@ then leans the stationary image on the memory, brightened by the reference gain 
 by it: stationary' = (1 - B) stationary + B (memory + correction), B = confidence x
 sigmoid(trust), so a pixel the memory does not trust (confidence 0) keeps the stationary U-Net's
 image exactly, and the network learns where a trusted memory still disagrees with the frames.
+The trust network also sees how far the aligned frames spread around their mean: the noise's
+level, which tells how much clipping at black has lifted a dark memory's mean (the memory
+itself is too clean to show it, and the frames' mean is lifted alike).
 
 Two formulations (``formulation``):
 - "direct", the paper's: each U-Net outputs its image through a sigmoid. It can paint its prior
@@ -111,14 +114,17 @@ class SingleImageModel(nn.Module):
 
 
 class MemoryTrust(nn.Module):
-    """(mean of the aligned frames, memory, confidence planes) -> (B, 4, H, W): the trust
-    logit and a correction (3) of the brightened memory, from a 5x5 neighbourhood. Starts at
-    trust 0.5 (logit 0) and no correction: half way to the memory where it is trusted."""
+    """(mean of the aligned frames, memory and confidence planes, the frames' spread) ->
+    (B, 4, H, W): the trust logit and a correction (3) of the brightened memory, from a 5x5
+    neighbourhood. Starts at trust 0.5 (logit 0) and no correction: half way to the memory
+    where it is trusted."""
+
+    INPUTS = 3 + MEMORY_CHANNELS + 3
 
     def __init__(self, config: EnhancerConfig, width: int = 16) -> None:
         super().__init__()
         self.gain = config.input_gain
-        self.body = nn.Sequential(nn.Conv2d(3 + MEMORY_CHANNELS, width, 3, padding=1),
+        self.body = nn.Sequential(nn.Conv2d(self.INPUTS, width, 3, padding=1),
                                   nn.LeakyReLU(0.1, inplace=True),
                                   nn.Conv2d(width, width, 3, padding=1),
                                   nn.LeakyReLU(0.1, inplace=True))
@@ -126,8 +132,9 @@ class MemoryTrust(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, mean: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(torch.cat([mean, planes], dim=1) * self.gain))
+    def forward(self, mean: torch.Tensor, planes: torch.Tensor, spread: torch.Tensor
+                ) -> torch.Tensor:
+        return self.head(self.body(torch.cat([mean, planes, spread], dim=1) * self.gain))
 
 
 class MultiImageModel(nn.Module):
@@ -178,7 +185,10 @@ class MultiImageModel(nn.Module):
               ) -> torch.Tensor:
         """The stationary image leant on the memory where the trust network and the
         memory's confidence say so."""
-        trust = self.trust(self._frames_mean(frames), planes)
+        mean = self._frames_mean(frames)
+        count = self.config.frames
+        spread = sum((frames[:, 3 * t:3 * t + 3] - mean).abs() for t in range(count)) * (1 / count)
+        trust = self.trust(mean, planes, spread)
         confidence = planes[:, 3:4] * (1 / CONFIDENCE_SCALE)
         lean = confidence * torch.sigmoid(trust[:, :1])
         memory = planes[:, :3] * (self.config.reference_gain / MEMORY_SCALE) + 0.1 * trust[:, 1:]

@@ -54,9 +54,7 @@ def load_onnx_weights(module: nn.Module, path: str | Path, widen: bool = False) 
             new_state[name] = tensor
             continue
         if widen and value is not None and _widens(value.shape, tensor.shape):
-            value = np.concatenate([value, np.zeros((value.shape[0], tensor.shape[1]
-                                                     - value.shape[1], *value.shape[2:]),
-                                                    value.dtype)], axis=1)
+            value = _zero_padded(value, tensor.shape[1])
         if value is None or tuple(value.shape) != tuple(tensor.shape):
             found = "missing" if value is None else f"shape {tuple(value.shape)}"
             problems.append(f"{name} {tuple(tensor.shape)}: {found}")
@@ -79,6 +77,25 @@ def load_onnx_weights(module: nn.Module, path: str | Path, widen: bool = False) 
         raise ValueError(f"{path} does not fit {type(module).__name__}: "
                          + "; ".join(problems[:6]) + (" ..." if len(problems) > 6 else ""))
     module.load_state_dict(new_state)
+
+
+def widened_state(stored: dict[str, torch.Tensor], module: nn.Module
+                  ) -> dict[str, torch.Tensor]:
+    """A checkpoint's state dict for ``module``, a memory network whose convolutions may take
+    more input channels than the checkpoint's (inputs added since it was trained): their
+    weights on the leading channels, zeros on the new ones, so the network starts as it was."""
+    state = dict(stored)
+    for name, tensor in module.state_dict().items():
+        value = state.get(name)
+        if value is not None and _widens(tuple(value.shape), tuple(tensor.shape)):
+            state[name] = torch.from_numpy(_zero_padded(value.numpy(), tensor.shape[1]))
+    return state
+
+
+def _zero_padded(weight: np.ndarray, inputs: int) -> np.ndarray:
+    """A convolution weight (out, in, k, k) with zeros on new input channels up to ``inputs``."""
+    return np.concatenate([weight, np.zeros((weight.shape[0], inputs - weight.shape[1],
+                                             *weight.shape[2:]), weight.dtype)], axis=1)
 
 
 def _widens(stored: tuple[int, ...], wanted: tuple[int, ...]) -> bool:

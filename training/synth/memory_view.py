@@ -5,11 +5,17 @@ The server keeps, per camera, the mean of the dark frames where nothing moved
 (0 while young, changed, moving, or near a changed pixel). A network that takes the memory as
 extra input (``EnhancerConfig.memory``) is trained on this view of it, drawn per sample:
 
-- the generator's clean static scene (``Sequence.background``: no vehicles) as the dark frame's
-  expected value under the sample's own camera (each level's mean through ``degrade``, read off
-  a ramp: this keeps the clipping of noise at 0 and the camera's colour gains, which the
-  server's mean holds too), plus the noise of an N-frame mean (T real dark frames of the scene,
-  their difference from the expected value shrunk by sqrt(T / N)), N log-uniform in FRAMES;
+- the generator's clean static scene (``Sequence.background``: no vehicles) under the sample's
+  own camera, with the noise of an N-frame mean, N log-uniform in FRAMES:
+  - a camera with a codec or a Bayer mosaic: the mean of min(N, ``real_frames``) real dark
+    frames of the scene, shot as one clip. Their deterministic loss of texture (the codec's
+    quantisation, the demosaic's interpolation) is what the server's mean of real frames
+    keeps; a view drawn from fewer frames would shrink it away with the noise. Beyond
+    ``real_frames`` the view keeps that many frames' noise: a little noisier than the server's
+    memory, never cleaner;
+  - any other camera: each level's mean through ``degrade``, read off a ramp (this keeps the
+    clipping of noise at 0 and the camera's colour gains, which the server's mean holds too),
+    plus T real dark frames' difference from it shrunk by sqrt(T / N);
 - confidence N / (N + T), 0 on and within ``margin`` px of any frame's moving objects (the
   server's tests find them changed), and on a stale region of the memory (a vehicle that has
   left or one that stays, which the server finds changed until the candidate joins);
@@ -19,11 +25,10 @@ extra input (``EnhancerConfig.memory``) is trained on this view of it, drawn per
 - no memory at all (zeros, confidence 0) in ``absent`` of the samples: a camera's first
   frames, or a request without one, are served as by a network without memory.
 
-Its known gap: a codec's and a demosaic's deterministic loss of texture is in the T real frames
-only, and shrinks with their noise, so under them the view is closer to the clean scene than
-the server's mean of real frames (0.4-0.6 levels RMS apart at S = 25 under the sensor model
-with JPEG, against 0.15-0.2, the noise alone, under Eq. 6); the networks trained on it trust
-such a memory too much (bench/README.md, "Background memory").
+Why real frames under a codec or a mosaic: with the ramp's view there, the server's mean of
+real frames sat 0.4-0.6 levels RMS from the simulated memory at S = 25 under the sensor model
+with JPEG (0.15-0.2, the noise alone, under Eq. 6), and a network trained on it trusted such
+a memory too much (bench/README.md, "Background memory").
 """
 
 from __future__ import annotations
@@ -52,10 +57,13 @@ class MemoryViewConfig:
     stale: float = 0.3  # samples with a stale region (confidence 0 there)
     drift: float = 0.03  # light change the memory has not followed, up to this (half the samples)
     wrong: float = 0.05  # samples whose memory is of a shifted view, at full confidence
+    real_frames: int = 16  # codec or mosaic: the memory is the mean of up to this many frames
 
     def __post_init__(self) -> None:
         if not 1 <= self.frames[0] <= self.frames[1]:
             raise ValueError(f"frames must be 1 <= low <= high, got {self.frames}")
+        if self.real_frames < 1:
+            raise ValueError(f"real_frames must be >= 1, got {self.real_frames}")
         for name in ("absent", "stale", "wrong"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -73,6 +81,12 @@ def expected_levels(params: NoiseParams, frames: int, rng: np.random.Generator) 
     return np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(3)], axis=1)
 
 
+def lossy(params: NoiseParams) -> bool:
+    """Whether ``params``' camera loses texture deterministically (a codec or a mosaic), so that
+    the mean of its frames is not the mean of its levels."""
+    return bool(params.jpeg_quality or params.h264_crf or params.demosaic)
+
+
 def memory_view(background: np.ndarray, masks: np.ndarray, params: NoiseParams,
                 config: MemoryViewConfig, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,12 +101,17 @@ def memory_view(background: np.ndarray, masks: np.ndarray, params: NoiseParams,
     low, high = config.frames
     n = round(math.exp(rng.uniform(math.log(low), math.log(high))))
     n_mean = min(n, config.max_frames)  # an exponential average beyond: its noise stays
-    levels = expected_levels(params, frames, copy.deepcopy(rng))
-    expected = np.take_along_axis(levels, background.reshape(-1, 3).astype(np.intp),
-                                  axis=0).reshape(height, width, 3)
-    dark = degrade(np.repeat(background[None], frames, axis=0), params, rng).astype(np.float32)
-    memory = expected + (dark.mean(axis=0) - expected) * np.float32(
-        math.sqrt(frames / n_mean))
+    if lossy(params):
+        real = min(n_mean, config.real_frames)
+        clip = np.repeat(background[None], real, axis=0)
+        memory = degrade(clip, params, rng).astype(np.float32).mean(axis=0)
+    else:
+        levels = expected_levels(params, frames, copy.deepcopy(rng))
+        expected = np.take_along_axis(levels, background.reshape(-1, 3).astype(np.intp),
+                                      axis=0).reshape(height, width, 3)
+        dark = degrade(np.repeat(background[None], frames, axis=0), params, rng)
+        memory = expected + (dark.astype(np.float32).mean(axis=0) - expected) * np.float32(
+            math.sqrt(frames / n_mean))
     confidence = np.full((height, width), n / (n + config.window), np.float32)
     if rng.random() < 0.5:
         memory *= np.float32(1 + rng.uniform(-config.drift, config.drift))

@@ -21,6 +21,10 @@ def test_a_window_costs_more_than_a_single_frame():
     assert in_flight_bytes(1000, 4) > in_flight_bytes(1000, 1) > 1000 * 3
 
 
+def test_a_network_that_takes_the_memory_costs_more_per_pixel():
+    assert in_flight_bytes(1000, 4, memory_input=True) - in_flight_bytes(1000, 4) == 110_000
+
+
 def test_reservations_and_buffers_share_the_budget():
     held = [0]
     budget = MemoryBudget(100 * MIB, lambda: held[0], retry_after=2)

@@ -136,3 +136,23 @@ def test_memory_input_is_for_the_multi_image_model_with_a_reference_gain():
         EnhancerConfig(kind="sim", memory=True)
     with pytest.raises(ValueError, match="reference_gain"):
         MultiImageModel(EnhancerConfig(memory=True))
+
+
+def test_a_memory_mims_trust_sees_how_far_the_frames_spread():
+    # the same mean of the frames and the same memory, but frames that spread 0 or +-0.02
+    # around that mean (a quiet and a noisy camera): the trust network tells them apart, so
+    # that it can undo what clipping at black does to a noisy camera's dark memory
+    torch.manual_seed(0)
+    model = MultiImageModel(EnhancerConfig(width=4, depth=2, memory=True, reference_gain=25.0))
+    torch.nn.init.normal_(model.trust.head.weight, std=0.5)
+    quiet = torch.full((1, 16, 12, 12), 0.04)
+    quiet[:, 15] = 0.2  # confidence
+    noisy = quiet.clone()
+    for t, sign in enumerate((1, -1, 1, -1)):
+        noisy[:, 3 * t:3 * t + 3] += 0.02 * sign
+    assert torch.allclose(model._frames_mean(quiet[:, :12]), model._frames_mean(noisy[:, :12]))
+    mean = model._frames_mean(quiet[:, :12])
+    trust_quiet = model.trust(mean, quiet[:, 12:], torch.zeros_like(mean))
+    trust_noisy = model.trust(mean, noisy[:, 12:], torch.full_like(mean, 0.02))
+    assert not torch.allclose(trust_quiet, trust_noisy)
+    assert not torch.allclose(model(quiet), model(noisy))

@@ -12,11 +12,12 @@ from torch import nn
 
 from nightowl.service.frames.layout import CONFIDENCE_SCALE, MEMORY_SCALE
 from nightowl.training.fit.tasks import load_recogniser
-from nightowl.training.nets.enhancers import EnhancerConfig, build_enhancer
+from nightowl.training.nets.enhancers import EnhancerConfig, MultiImageModel, build_enhancer
 from nightowl.training.nets.onnx_weights import (
     enhancer_from_onnx,
     load_onnx_weights,
     recogniser_from_onnx,
+    widened_state,
 )
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -80,3 +81,23 @@ def test_a_memory_network_started_from_the_release_leans_half_way_on_a_trusted_m
     memory = torch.from_numpy(planes[:, :3]) * (25.0 / MEMORY_SCALE)
     assert torch.allclose(parts.stationary, (plain.stationary + memory) / 2, atol=1e-5)
     assert torch.allclose(parts.moving, plain.moving) and torch.allclose(parts.mask, plain.mask)
+
+
+def test_a_memory_checkpoint_from_before_new_trust_inputs_starts_the_network_as_it_was():
+    # a run trained when the trust network took fewer inputs: its weights on the leading
+    # channels, zeros on the new ones, and the same output as before
+    torch.manual_seed(0)
+    config = EnhancerConfig(width=4, depth=2, memory=True, reference_gain=25.0)
+    model = MultiImageModel(config)
+    torch.nn.init.normal_(model.trust.head.weight, std=0.5)
+    old = {k: v.clone() for k, v in model.state_dict().items()}
+    old["trust.body.0.weight"] = old["trust.body.0.weight"][:, :7].clone()  # no spread input
+    started = MultiImageModel(config)
+    started.load_state_dict(widened_state(old, started))
+    weight = started.trust.body[0].weight
+    assert not weight[:, 7:].any()
+    assert torch.equal(weight[:, :7], old["trust.body.0.weight"])
+    inputs = torch.rand(1, 16, 12, 12) * 0.05
+    with torch.no_grad():
+        model.trust.body[0].weight[:, 7:] = 0
+        assert torch.allclose(started.eval()(inputs), model.eval()(inputs))

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from nightowl.training.synth.degrade import NoiseConfig, NoiseParams, degrade, draw_noise
-from nightowl.training.synth.memory_view import MemoryViewConfig, expected_levels, memory_view
+from nightowl.training.synth.memory_view import (
+    MemoryViewConfig,
+    expected_levels,
+    lossy,
+    memory_view,
+)
 
 SHAPE = (64, 96)
 
@@ -66,6 +71,27 @@ def test_every_camera_model_gives_a_memory_as_bright_as_its_frames(model):
     assert memory.mean() == pytest.approx(frames.mean(), rel=0.05)
 
 
+def test_under_a_codec_the_memory_keeps_what_the_codec_does_to_the_mean():
+    # JPEG at quality 40 loses texture the same way in every frame: the mean of real frames
+    # keeps that loss, and so must the view (the mean of its own real frames), where each
+    # level's expected value (the ramp) would be the scene without it
+    background, masks = scene()
+    params = NoiseParams(model="extended", s=25.0, electrons_per_level=4.0, read_noise=1.5,
+                         jpeg_quality=40)
+    assert lossy(params) and not lossy(EQ6)
+    config = MemoryViewConfig(absent=0.0, stale=0.0, wrong=0.0, drift=0.0, frames=(128, 128))
+    memory, confidence = memory_view(background, masks, params, config,
+                                     np.random.default_rng(10))
+    many = degrade(np.repeat(background[None], 128, axis=0), params,
+                   np.random.default_rng(11)).astype(np.float32).mean(axis=0)
+    levels = expected_levels(params, 4, np.random.default_rng(12))
+    ramp = np.take_along_axis(levels, background.reshape(-1, 3).astype(np.intp),
+                              axis=0).reshape(many.shape)
+    rms = float(np.sqrt(np.mean((memory - many) ** 2)))
+    assert rms < 0.5 * float(np.sqrt(np.mean((ramp - many) ** 2)))
+    assert confidence[0, 0] == pytest.approx(128 / 132)  # trusted for N, whatever it was drawn from
+
+
 def test_a_stale_region_is_not_trusted_and_young_memories_are_trusted_less():
     background, masks = scene()
     stale = MemoryViewConfig(absent=0.0, stale=1.0, wrong=0.0, frames=(8, 8))
@@ -80,3 +106,5 @@ def test_bad_configs_are_refused():
         MemoryViewConfig(frames=(10, 5))
     with pytest.raises(ValueError, match="absent"):
         MemoryViewConfig(absent=1.5)
+    with pytest.raises(ValueError, match="real_frames"):
+        MemoryViewConfig(real_frames=0)

@@ -167,24 +167,24 @@ def _initialise(model: nn.Module, source: str) -> None:
     """Start from released weights (an exported .onnx) or another run's final.pt. A residual
     model started from a direct one keeps the U-Nets' features and zeroes their image heads,
     so it starts as its base (see ``enhancers``)."""
+    config = getattr(model, "config", None)
+    widen = getattr(config, "memory", False)  # a memory network may have gained inputs since
     if source.endswith(".onnx"):
         from nightowl.service.modelrepo.manifest import find_entry, read_manifest
         from nightowl.training.nets.onnx_weights import load_onnx_weights
 
-        load_onnx_weights(model, source, widen=getattr(getattr(model, "config", None),
-                                                        "memory", False))
+        load_onnx_weights(model, source, widen=widen)
         entry = find_entry(read_manifest(Path(source).parent), Path(source).name) or {}
         source_config = entry.get("model_config", {})
     else:
         checkpoint = torch.load(source, map_location="cpu", weights_only=False)
         state = checkpoint["model"]
-        if getattr(getattr(model, "config", None), "memory", False):
+        if widen:
             from nightowl.training.nets.onnx_weights import widened_state
 
-            state = widened_state(state, model)  # inputs the memory network has gained
+            state = widened_state(state, model)
         model.load_state_dict(state)
         source_config = checkpoint.get("model_config", {})
-    config = getattr(model, "config", None)
     formulation = getattr(config, "formulation", None)
     if formulation and formulation != source_config.get("formulation", "direct"):
         from nightowl.training.nets.enhancers import zero_image_heads
